@@ -1,0 +1,20 @@
+"""REST API blueprints (flask-smorest). Views stay thin: parse, call a service, dump."""
+from flask import Flask, jsonify
+from sqlalchemy import text
+
+from ..extensions import api, db
+from . import admin, auth, cases, processes, tasks
+
+
+def init_api(app: Flask) -> None:
+    api.init_app(app)
+    for module in (auth, admin, processes, cases, tasks):
+        api.register_blueprint(module.blp)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        return jsonify({"status": "ok"})

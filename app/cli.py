@@ -1,0 +1,73 @@
+"""flask --app app … commands: deploy, create-user, list-cases, seed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from .errors import DomainError
+from .extensions import db
+from .services import accounts, cases, clock, forms, processes, seed
+from .services.uow import run_use_case
+
+
+def _fail(exc: DomainError) -> None:
+    detail = f"\n{exc.errors}" if exc.errors else ""
+    raise click.ClickException(f"{exc.message}{detail}")
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("deploy")
+    @click.argument("path", type=click.Path(exists=True, path_type=Path))
+    def deploy_command(path: Path):
+        """Deploy a .bpmn file, or every .bpmn (and forms/*.json) in a folder."""
+        now = clock.now()
+        try:
+            if path.is_dir():
+                def use_case():
+                    forms_dir = current_app.config["FORMS_DIR"]
+                    forms.load_folder(db.session, forms_dir, now)
+                    return processes.deploy_folder(db.session, path, actor_id=None, now=now)
+                done = run_use_case(db.session, use_case)
+            else:
+                done = [run_use_case(db.session, lambda: processes.deploy(
+                    db.session, path.read_bytes(), filename=path.name, actor_id=None, now=now))]
+        except DomainError as exc:
+            _fail(exc)
+        for d in done:
+            click.echo(f"{d.key} v{d.version}  {d.name}")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--name", default="")
+    @click.option("--department", default=None, help="部门代码或名称")
+    @click.option("--role", "roles", multiple=True, required=True,
+                  type=click.Choice(["admin", "analyst", "clerk", "approver", "manager"]))
+    def create_user_command(username, password, name, department, roles):
+        """Create a user."""
+        try:
+            user = run_use_case(db.session, lambda: accounts.create_user(
+                db.session, username=username, password=password, name=name or username,
+                department=department, roles=list(roles), actor_id=None, now=clock.now()))
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(f"created user {user.username} ({','.join(user.roles)})")
+
+    @app.cli.command("list-cases")
+    @click.option("--status", default=None)
+    @click.option("--limit", default=50)
+    def list_cases_command(status, limit):
+        """List the newest cases."""
+        for case in cases.list_cases(db.session, status=status, limit=limit):
+            click.echo(f"{case.case_no}  {case.status:<10} {case.process_key:<24} {case.applicant_name}")
+
+    @app.cli.command("seed")
+    def seed_command():
+        """Load the demo departments, users and services (idempotent)."""
+        cfg = current_app.config
+        created = run_use_case(db.session, lambda: seed.load_demo(
+            db.session, password=cfg["DEMO_PASSWORD"], processes_dir=cfg["PROCESSES_DIR"],
+            forms_dir=cfg["FORMS_DIR"], now=clock.now()))
+        click.echo(f"demo users created: {len(created)}")

@@ -1,0 +1,43 @@
+"""Engine set-up per dialect and schema migration at start."""
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+
+def configure_engine(app: Flask) -> None:
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, app.config["SQLITE_SYNCHRONOUS"])
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise ValueError("APP_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # let SQLAlchemy, not pysqlite, decide when transactions begin
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+    engine.dispose()  # connections made before the listeners get the pragmas too
+
+
+def upgrade_schema(app: Flask) -> None:
+    """Apply Alembic migrations (creates the schema on an empty database)."""
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade(directory=str(app.config["MIGRATIONS_DIR"]))

@@ -1,0 +1,14 @@
+"""The only package that imports SpiffWorkflow. Everything it returns is plain data."""
+from .errors import BpmnInvalid, EngineError, TaskNotReady, UnknownTask, ValidationIssue
+from .loader import ParsedProcess, parse_process, sha256_of
+from .runner import complete, fire_due_timers, start
+from .sandbox import SandboxError
+from .scripts import register_helper
+from .types import PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
+
+__all__ = [
+    "BpmnInvalid", "EngineError", "TaskNotReady", "UnknownTask", "ValidationIssue",
+    "ParsedProcess", "parse_process", "sha256_of", "complete", "fire_due_timers", "start",
+    "SandboxError", "register_helper", "PendingTimer", "ProcessModel", "StepResult",
+    "TaskSnapshot", "UserTaskDef",
+]

@@ -1,0 +1,140 @@
+"""Run workflows: start, complete a user task, fire due timers.
+
+Every call takes the stored state (JSON text) and returns a :class:`StepResult`
+with the new state and plain snapshots. Nothing here touches the database.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import sandbox, serializer
+from .errors import EngineError, TaskNotReady, UnknownTask
+from .loader import ParsedProcess
+from .scripts import make_script_engine
+from .types import PendingTimer, StepResult, TaskSnapshot
+
+_STATE_NAMES = {
+    TaskState.READY: "ready",
+    TaskState.STARTED: "ready",
+    TaskState.COMPLETED: "completed",
+    TaskState.CANCELLED: "cancelled",
+    TaskState.ERROR: "error",
+}
+
+
+def _all_tasks(workflow: BpmnWorkflow) -> Iterator[Any]:
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def _engine_error(exc: Exception) -> EngineError:
+    task = getattr(exc, "task", None)
+    spec = getattr(task, "task_spec", None)
+    element_id = getattr(spec, "bpmn_id", "") or ""
+    element_name = getattr(spec, "bpmn_name", "") or element_id
+    root = exc
+    while root is not None and not isinstance(root, sandbox.SandboxError):
+        root = getattr(root, "exception", None) or root.__cause__ or root.__context__
+    reason = root.args[0] if root is not None else str(exc)
+    where = f"“{element_name}”（{element_id}）" if element_id else ""
+    return EngineError(f"流程元素{where}执行失败：{reason}", element_id, element_name)
+
+
+def _guarded(fn, *args):
+    try:
+        return fn(*args)
+    except (WorkflowException, SpiffWorkflowException, sandbox.SandboxError) as exc:
+        raise _engine_error(exc) from None
+
+
+def _timer_due(task: Any) -> str | None:
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # cycle timers keep {"next": iso, ...}
+        value = value.get("next")
+    return value if isinstance(value, str) else None
+
+
+def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
+    forms = {t.element_id: t.form_key for t in parsed.model.user_tasks}
+    tasks: list[TaskSnapshot] = []
+    timers: list[PendingTimer] = []
+    end_event = None
+    for task in _all_tasks(workflow):
+        spec = task.task_spec
+        if spec.manual and task.state in _STATE_NAMES:
+            tasks.append(TaskSnapshot(
+                task_id=str(task.id), element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
+                lane=spec.lane, form_key=forms.get(spec.bpmn_id), state=_STATE_NAMES[task.state]))
+        elif task.state == TaskState.WAITING and isinstance(
+                getattr(spec, "event_definition", None), TimerEventDefinition):
+            due = _timer_due(task)
+            if due:
+                timers.append(PendingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due))
+        elif (isinstance(spec, EndEvent) and task.state == TaskState.COMPLETED
+              and task.workflow is workflow):
+            end_event = spec.bpmn_id
+    completed = workflow.is_completed()
+    if completed and end_event is None:
+        # SpiffWorkflow silently stops a loop at its recursion limit and then
+        # reports completion; a real completion always passes an end event.
+        raise EngineError("流程未到达结束事件即停止（可能是循环次数超过引擎上限），已阻止错误的办结")
+    return StepResult(
+        state=serializer.dump(workflow),
+        status="completed" if completed else "running",
+        tasks=tasks, timers=timers,
+        data=dict(workflow.data) if completed else {},
+        end_event=end_event,
+    )
+
+
+def start(parsed: ParsedProcess, data: dict[str, Any]) -> StepResult:
+    """Create a workflow, seed it with case data, run to the first wait."""
+    def run() -> BpmnWorkflow:
+        workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=make_script_engine())
+        first = workflow.get_next_task(state=TaskState.READY)
+        if first is not None:
+            first.data.update(data)
+        workflow.do_engine_steps()
+        return workflow
+    workflow = _guarded(run)
+    return _guarded(_snapshot, workflow, parsed)
+
+
+def complete(parsed: ParsedProcess, state_json: str, task_id: str, data: dict[str, Any]) -> StepResult:
+    """Complete one ready user task with ``data`` and run on."""
+    workflow = serializer.load(state_json, parsed)
+    try:
+        task = workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, SpiffWorkflowException):
+        raise UnknownTask(task_id) from None
+    if not task.task_spec.manual:
+        raise UnknownTask(task_id)
+    if task.state != TaskState.READY:
+        raise TaskNotReady(task_id)
+
+    def run() -> None:
+        task.set_data(**data)
+        task.run()
+        workflow.do_engine_steps()
+    _guarded(run)
+    return _guarded(_snapshot, workflow, parsed)
+
+
+def fire_due_timers(parsed: ParsedProcess, state_json: str) -> StepResult:
+    """Let every timer whose time has come fire, and run on."""
+    workflow = serializer.load(state_json, parsed)
+
+    def run() -> None:
+        workflow.refresh_waiting_tasks()
+        workflow.do_engine_steps()
+    _guarded(run)
+    return _guarded(_snapshot, workflow, parsed)

@@ -1,0 +1,72 @@
+"""Plain data that the engine hands to the rest of the app (never a Spiff object)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class UserTaskDef:
+    """A user task as drawn: where it sits and which form it uses."""
+
+    element_id: str
+    name: str
+    lane: str | None
+    form_key: str | None
+
+
+@dataclass(frozen=True)
+class ProcessModel:
+    """What deployment learned about a BPMN file."""
+
+    process_key: str
+    name: str
+    start_form_key: str | None
+    user_tasks: tuple[UserTaskDef, ...]
+    lanes: tuple[str, ...]
+    called_processes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "process_key": self.process_key,
+            "name": self.name,
+            "start_form_key": self.start_form_key,
+            "lanes": list(self.lanes),
+            "called_processes": list(self.called_processes),
+            "user_tasks": [t.__dict__ for t in self.user_tasks],
+        }
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    """One user task instance as the engine sees it after a step."""
+
+    task_id: str
+    element_id: str
+    name: str
+    lane: str | None
+    form_key: str | None
+    state: str  # ready | completed | cancelled | error
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    """A timer event waiting to fire (fire_at is an ISO 8601 string with offset)."""
+
+    task_id: str
+    element_id: str
+    name: str
+    fire_at: str
+
+
+@dataclass
+class StepResult:
+    """The outcome of running a workflow until it needs a person or a timer."""
+
+    state: dict[str, Any]
+    status: str  # running | completed
+    tasks: list[TaskSnapshot] = field(default_factory=list)
+    timers: list[PendingTimer] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    end_event: str | None = None

@@ -1,0 +1,96 @@
+"""Domain errors and their one mapping to HTTP. Messages are zh-CN for people."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, errors: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class InvalidInput(DomainError):
+    status = 422
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+
+
+class ConcurrentUpdate(DomainError):
+    """Raised when a use case kept losing races; mapped to 503 (retry later)."""
+
+    status = 503
+
+
+_HTTP_MESSAGES = {
+    400: "请求格式错误",
+    401: "未登录或登录已失效",
+    403: "无权执行此操作",
+    404: "请求的资源不存在",
+    405: "不支持的请求方法",
+    409: "状态冲突，请刷新后重试",
+    413: "上传内容过大",
+    415: "不支持的内容类型",
+    422: "提交的数据无效",
+    429: "请求过于频繁，请稍后再试",
+    500: "服务器内部错误，请稍后再试",
+}
+
+
+def error_body(status: int, message: str | None = None, errors: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": status, "message": message or _HTTP_MESSAGES.get(status, "请求失败")}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _http_errors(exc: HTTPException) -> Any:
+    """webargs/flask-smorest put field errors in exc.data['messages']."""
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if isinstance(messages, dict) and len(messages) == 1:
+        return next(iter(messages.values()))
+    return messages
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        return jsonify(error_body(exc.status, exc.message, exc.errors)), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        return jsonify(error_body(status, None, _http_errors(exc))), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return jsonify(error_body(500)), 500

@@ -1,0 +1,128 @@
+"""Departments, users, passwords and bearer tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from ..models import ROLES, ApiToken, Department, User
+from . import audit
+
+_hasher = PasswordHasher()
+# verified against when the user does not exist, so timing does not reveal it
+_DUMMY_HASH = _hasher.hash("binglian-no-such-user")
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def find_department(session: Session, name_or_code: str) -> Department | None:
+    return session.execute(select(Department).where(
+        or_(Department.code == name_or_code, Department.name == name_or_code))).scalar_one_or_none()
+
+
+def department_lookup(session: Session) -> dict[str, Department]:
+    """Every department under both its code and its name."""
+    found: dict[str, Department] = {}
+    for dept in session.execute(select(Department)).scalars():
+        found[dept.code] = dept
+        found[dept.name] = dept
+    return found
+
+
+def create_department(session: Session, *, code: str, name: str, actor_id: int | None,
+                      now: datetime) -> Department:
+    code, name = code.strip(), name.strip()
+    if not code or not name:
+        raise InvalidInput("部门代码和名称不能为空")
+    clash = session.execute(select(Department).where(
+        or_(Department.code.in_([code, name]), Department.name.in_([code, name])))).first()
+    if clash:
+        raise Conflict(f"部门“{name}”或代码“{code}”已存在")
+    dept = Department(code=code, name=name, created_at=now)
+    session.add(dept)
+    session.flush()
+    audit.record(session, action="department.created", at=now, actor_id=actor_id,
+                 object_type="department", object_id=dept.id, after={"code": code, "name": name})
+    return dept
+
+
+def create_user(session: Session, *, username: str, password: str, name: str,
+                department: str | None, roles: list[str], actor_id: int | None,
+                now: datetime) -> User:
+    username = username.strip()
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = ["用户名不能为空"]
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"密码至少 {MIN_PASSWORD_LENGTH} 位"]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        errors["roles"] = [f"角色必须取自 {', '.join(ROLES)}"]
+    dept = None
+    if department:
+        dept = find_department(session, department)
+        if dept is None:
+            errors["department"] = [f"部门“{department}”不存在"]
+    if {"approver", "clerk"} & set(roles) and department is None:
+        errors.setdefault("department", []).append("审批人员和窗口人员必须属于一个部门")
+    if errors:
+        raise InvalidInput("用户信息无效", errors)
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(f"用户名“{username}”已存在")
+    user = User(username=username, password_hash=hash_password(password), name=name.strip() or username,
+                department_id=dept.id if dept else None, roles_csv=",".join(dict.fromkeys(roles)),
+                created_at=now)
+    session.add(user)
+    session.flush()
+    audit.record(session, action="user.created", at=now, actor_id=actor_id, object_type="user",
+                 object_id=user.id, after={"username": username, "roles": roles,
+                                            "department": dept.code if dept else None})
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise NotAuthenticated("用户名或密码错误") from None
+    if user is None or not user.is_active:
+        raise NotAuthenticated("用户名或密码错误")
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, *, now: datetime, ttl: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    # a token lifetime is a security setting in real elapsed time, not a legal deadline
+    session.add(ApiToken(token_hash=_digest(token), user_id=user.id, created_at=now, expires_at=now + ttl))
+    audit.record(session, action="auth.login", at=now, actor_id=user.id, object_type="user", object_id=user.id)
+    return token
+
+
+def user_for_token(session: Session, token: str, now: datetime) -> User:
+    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
+        raise NotAuthenticated("未登录或登录已失效")
+    return row.user
+
+
+def revoke_token(session: Session, token: str, now: datetime) -> None:
+    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
+    if row is None:
+        raise NotFound("令牌不存在")
+    row.revoked_at = now
+    audit.record(session, action="auth.logout", at=now, actor_id=row.user_id, object_type="user",
+                 object_id=row.user_id)

@@ -1,0 +1,82 @@
+"""Starting and reading cases (办件)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from .. import engine
+from ..errors import InvalidInput, NotFound
+from ..models import Case, CaseCounter, Task, WorkflowState
+from . import accounts, audit, forms, processes, projection
+from .clock import local
+
+
+def next_case_no(session: Session, region_code: str, now: datetime) -> str:
+    """统一受理号码: region code + local date + a per-day sequence."""
+    day = local(now).strftime("%Y%m%d")
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(CaseCounter).values(day=day, value=0).on_conflict_do_nothing())
+    value = session.execute(update(CaseCounter).where(CaseCounter.day == day)
+                            .values(value=CaseCounter.value + 1).returning(CaseCounter.value)).scalar_one()
+    return f"{region_code}{day}{value:06d}"
+
+
+def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
+               data: dict[str, Any], actor_id: int | None, region_code: str,
+               now: datetime) -> Case:
+    definition = processes.get_latest(session, process_key)
+    start_form = definition.model.get("start_form_key")
+    schema = None
+    if start_form:
+        form = forms.latest(session, start_form)
+        schema = form.schema if form else None
+    clean = forms.validate_data(schema, data)
+    parsed = processes.runnable(session, definition)
+    try:
+        result = engine.start(parsed, clean)
+    except engine.EngineError as exc:
+        raise InvalidInput(exc.message, {"element_id": exc.element_id}) from None
+    case = Case(case_no=next_case_no(session, region_code, now), process_definition_id=definition.id,
+                process_key=definition.key, status="running", applicant_name=applicant["name"],
+                applicant_id_number=applicant["id_number"], applicant_phone=applicant["phone"],
+                data=clean, created_by_id=actor_id, created_at=now, updated_at=now)
+    session.add(case)
+    session.flush()
+    projection.apply_step(session, case, result, None, accounts.department_lookup(session), now)
+    audit.record(session, action="case.started", at=now, actor_id=actor_id, case_id=case.id,
+                 object_type="case", object_id=case.case_no,
+                 after={"process_key": definition.key, "version": definition.version, "data": clean})
+    session.flush()
+    return case
+
+
+def get_case(session: Session, case_no: str) -> Case:
+    case = session.execute(select(Case).where(Case.case_no == case_no)).scalar_one_or_none()
+    if case is None:
+        raise NotFound(f"办件“{case_no}”不存在")
+    return case
+
+
+def case_tasks(session: Session, case_id: int) -> list[Task]:
+    return list(session.execute(select(Task).where(Task.case_id == case_id)
+                                .order_by(Task.created_at, Task.id)).scalars())
+
+
+def list_cases(session: Session, *, status: str | None = None, limit: int = 50,
+               offset: int = 0) -> list[Case]:
+    query = select(Case).order_by(Case.id.desc()).limit(limit).offset(offset)
+    if status:
+        query = query.where(Case.status == status)
+    return list(session.execute(query).scalars())
+
+
+def state_of(session: Session, case_id: int, *, for_update: bool) -> WorkflowState:
+    query = select(WorkflowState).where(WorkflowState.case_id == case_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one()

@@ -1,0 +1,126 @@
+"""Deploying BPMN and getting runnable specs for deployed versions."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import engine
+from ..errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
+from ..models import ProcessDefinition
+from . import accounts, audit, forms
+
+_cache: dict[str, engine.ParsedProcess] = {}
+_cache_lock = threading.Lock()
+
+
+class ProcessRejected(DomainError):
+    status = 422
+
+
+def _parse(session: Session, xml: bytes, filename: str) -> engine.ParsedProcess:
+    departments = accounts.department_lookup(session)
+    form_keys = forms.existing_keys(session)
+    libraries = [d.bpmn_xml.encode() for d in _latest_called(session, xml)]
+    try:
+        return engine.parse_process(xml, filename, is_department=departments.__contains__,
+                                    form_exists=form_keys.__contains__, libraries=libraries)
+    except engine.BpmnInvalid as exc:
+        if exc.status == 413:
+            raise PayloadTooLarge(exc.message) from None
+        raise ProcessRejected(exc.message, [i.to_dict() for i in exc.issues]) from None
+
+
+def _latest_called(session: Session, xml: bytes) -> list[ProcessDefinition]:
+    """Deployed processes that call activities in this file may refer to."""
+    text = xml.decode("utf-8", errors="replace")
+    if "callActivity" not in text:
+        return []
+    return [d for d in latest_versions(session) if f'calledElement="{d.key}"' in text]
+
+
+def deploy(session: Session, xml: bytes, *, filename: str, actor_id: int | None,
+           now: datetime, skip_if_unchanged: bool = False) -> ProcessDefinition:
+    """Validate and store a new version; nothing is stored if validation fails."""
+    if not xml:
+        raise InvalidInput("文件为空")
+    parsed = _parse(session, xml, filename)
+    key = parsed.model.process_key
+    current = latest(session, key)
+    if skip_if_unchanged and current is not None and current.sha256 == parsed.sha256:
+        return current
+    definition = ProcessDefinition(
+        key=key, version=(current.version + 1) if current else 1, name=parsed.model.name,
+        bpmn_xml=xml.decode("utf-8"), sha256=parsed.sha256, model=parsed.model.to_dict(),
+        deployed_by_id=actor_id, deployed_at=now)
+    session.add(definition)
+    session.flush()
+    with _cache_lock:
+        _cache[parsed.sha256] = parsed
+    audit.record(session, action="process.deployed", at=now, actor_id=actor_id,
+                 object_type="process_definition", object_id=definition.id,
+                 after={"key": key, "version": definition.version, "sha256": parsed.sha256,
+                        "filename": filename})
+    return definition
+
+
+def deploy_folder(session: Session, folder: Path, *, actor_id: int | None, now: datetime) -> list[ProcessDefinition]:
+    """Deploy every .bpmn file in a folder (called processes first), skipping unchanged ones."""
+    pending = sorted(folder.glob("*.bpmn"))
+    deployed: list[ProcessDefinition] = []
+    while pending:
+        progress = False
+        for path in list(pending):
+            try:
+                deployed.append(deploy(session, path.read_bytes(), filename=path.name,
+                                       actor_id=actor_id, now=now, skip_if_unchanged=True))
+            except ProcessRejected:
+                continue  # may depend on a file not yet deployed; retried below
+            pending.remove(path)
+            progress = True
+        if not progress:
+            # deploy the first failing file again to surface its error
+            deploy(session, pending[0].read_bytes(), filename=pending[0].name, actor_id=actor_id, now=now)
+    return deployed
+
+
+def latest(session: Session, key: str) -> ProcessDefinition | None:
+    return session.execute(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                           .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+
+
+def latest_versions(session: Session) -> list[ProcessDefinition]:
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .group_by(ProcessDefinition.key).subquery())
+    return list(session.execute(
+        select(ProcessDefinition).join(newest, (ProcessDefinition.key == newest.c.key)
+                                       & (ProcessDefinition.version == newest.c.v))
+        .order_by(ProcessDefinition.key)).scalars())
+
+
+def get_latest(session: Session, key: str) -> ProcessDefinition:
+    definition = latest(session, key)
+    if definition is None:
+        raise NotFound(f"流程“{key}”不存在或尚未部署")
+    return definition
+
+
+def runnable(session: Session, definition: ProcessDefinition) -> engine.ParsedProcess:
+    """The parsed spec of a deployed version (parsed once per process and worker)."""
+    parsed = _cache.get(definition.sha256)
+    if parsed is None:
+        libraries = [d.bpmn_xml.encode() for d in latest_versions(session)
+                     if d.key in definition.model.get("called_processes", [])]
+        parsed = engine.parse_process(definition.bpmn_xml.encode(), f"{definition.key}.bpmn",
+                                      libraries=libraries)
+        with _cache_lock:
+            _cache[definition.sha256] = parsed
+    return parsed
+
+
+def versions(session: Session, key: str) -> list[ProcessDefinition]:
+    return list(session.execute(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                .order_by(ProcessDefinition.version.desc())).scalars())

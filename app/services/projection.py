@@ -1,0 +1,81 @@
+"""Write an engine step into the database: state, task rows, timers, case status."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import engine
+from ..models import Case, Department, Task, Timer, WorkflowState
+
+
+def _dumps(state: dict[str, Any]) -> str:
+    return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+
+
+def save_state(session: Session, case: Case, result: engine.StepResult,
+               state_row: WorkflowState | None) -> WorkflowState:
+    text = _dumps(result.state)
+    version = str(result.state.get("serializer_version", ""))
+    if state_row is None:
+        state_row = WorkflowState(case_id=case.id, state=text, serializer_version=version)
+        session.add(state_row)
+    else:
+        state_row.state = text
+        state_row.serializer_version = version
+    return state_row
+
+
+def sync_tasks(session: Session, case: Case, result: engine.StepResult,
+               departments: dict[str, Department], now: datetime) -> list[Task]:
+    """Upsert task rows; returns the tasks that became ready in this step."""
+    known = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id)).scalars()}
+    new_ready: list[Task] = []
+    for snap in result.tasks:
+        row = known.get(snap.task_id)
+        if row is None:
+            if snap.state == "cancelled":
+                continue  # predicted but never offered to anybody
+            dept = departments.get(snap.lane or "")
+            row = Task(id=snap.task_id, case_id=case.id, element_id=snap.element_id, name=snap.name,
+                       lane=snap.lane, department_id=dept.id if dept else None,
+                       form_key=snap.form_key, state=snap.state, created_at=now)
+            session.add(row)
+            if snap.state == "ready":
+                new_ready.append(row)
+        elif row.state != snap.state and row.state != "completed":
+            row.state = snap.state
+    return new_ready
+
+
+def sync_timers(session: Session, case: Case, result: engine.StepResult) -> None:
+    waiting = {t.task_id: t for t in result.timers}
+    rows = {t.id: t for t in session.execute(
+        select(Timer).where(Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars()}
+    for task_id, row in rows.items():
+        if task_id not in waiting:
+            session.delete(row)  # fired or cancelled by the engine
+    for task_id, pending in waiting.items():
+        due = datetime.fromisoformat(pending.fire_at)
+        if task_id in rows:
+            rows[task_id].due_at = due
+        else:
+            session.add(Timer(id=task_id, case_id=case.id, element_id=pending.element_id,
+                              name=pending.name, due_at=due))
+
+
+def apply_step(session: Session, case: Case, result: engine.StepResult,
+               state_row: WorkflowState | None, departments: dict[str, Department],
+               now: datetime) -> list[Task]:
+    save_state(session, case, result, state_row)
+    ready = sync_tasks(session, case, result, departments, now)
+    sync_timers(session, case, result)
+    case.updated_at = now
+    if result.status == "completed" and case.status == "running":
+        case.status = "completed"
+        case.completed_at = now
+        case.end_event = result.end_event
+    return ready

@@ -1,0 +1,77 @@
+"""Department inboxes and completing tasks."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import engine
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..models import Case, Task, User
+from . import accounts, audit, cases, forms, processes, projection
+
+
+def inbox(session: Session, user: User, *, state: str | None = "ready", limit: int = 100,
+          offset: int = 0) -> list[tuple[Task, str]]:
+    """Tasks the user may work, with their case numbers, soonest deadline first."""
+    query = select(Task, Case.case_no).join(Case, Case.id == Task.case_id)
+    if not user.has_role("admin", "manager"):
+        if user.department_id is None:
+            return []
+        query = query.where(Task.department_id == user.department_id)
+    if state:
+        query = query.where(Task.state == state)
+    query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+    return [(t, no) for t, no in session.execute(query.limit(limit).offset(offset)).all()]
+
+
+def may_work(user: User, task: Task) -> bool:
+    return user.has_role("approver", "clerk") and user.department_id is not None \
+        and task.department_id == user.department_id
+
+
+def get_task(session: Session, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("任务不存在")
+    return task
+
+
+def complete_task(session: Session, *, task_id: str, user: User, data: Any, now: datetime) -> Task:
+    task = get_task(session, task_id)
+    if not may_work(user, task):
+        raise Forbidden("该任务不属于您的部门")
+    if task.state != "ready":
+        raise Conflict("任务已办理或已取消")
+    schema = None
+    if task.form_key:
+        form = forms.latest(session, task.form_key)
+        schema = form.schema if form else None
+    clean = forms.validate_data(schema, data)
+
+    # lock the workflow state first (a row lock on PostgreSQL), then read the case
+    # fresh, so a parallel branch that committed meanwhile is never overwritten
+    state_row = cases.state_of(session, task.case_id, for_update=True)
+    case = session.get(Case, task.case_id, populate_existing=True)
+    parsed = processes.runnable(session, case.definition)
+    try:
+        result = engine.complete(parsed, state_row.state, task.id, clean)
+    except (engine.TaskNotReady, engine.UnknownTask):
+        raise Conflict("任务已办理或已取消") from None
+    except engine.EngineError as exc:
+        raise InvalidInput(exc.message, {"element_id": exc.element_id}) from None
+    before = {"state": task.state}
+    task.state = "completed"
+    task.completed_by_id = user.id
+    task.completed_at = now
+    task.data = clean
+    case.data = {**case.data, **clean}
+    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now)
+    audit.record(session, action="task.completed", at=now, actor_id=user.id, case_id=case.id,
+                 object_type="task", object_id=task.id, before=before,
+                 after={"state": "completed", "element_id": task.element_id, "data": clean,
+                        "case_status": case.status})
+    session.flush()
+    return task

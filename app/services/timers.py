@@ -1,0 +1,44 @@
+"""Firing due BPMN timers. Each firing is its own transaction, safe to re-run."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import engine
+from ..models import Case, Timer
+from . import accounts, audit, cases, processes, projection
+
+log = logging.getLogger(__name__)
+
+
+def due_case_ids(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    query = (select(Timer.case_id).where(Timer.fired_at.is_(None), Timer.due_at <= now)
+             .order_by(Timer.due_at).limit(limit))
+    return list(dict.fromkeys(session.execute(query).scalars()))
+
+
+def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
+    """Let the engine fire whatever is due on one case; returns timers fired."""
+    state_row = cases.state_of(session, case_id, for_update=True)
+    case = session.get(Case, case_id, populate_existing=True)
+    due = list(session.execute(select(Timer).where(
+        Timer.case_id == case_id, Timer.fired_at.is_(None), Timer.due_at <= now)).scalars())
+    if not due or case.status != "running":
+        return 0
+    parsed = processes.runnable(session, case.definition)
+    try:
+        result = engine.fire_due_timers(parsed, state_row.state)
+    except engine.EngineError as exc:
+        log.error("timer on case %s failed: %s", case.case_no, exc.message)
+        raise
+    for timer in due:
+        timer.fired_at = now
+        audit.record(session, action="timer.fired", at=now, actor_id=None, case_id=case_id,
+                     object_type="timer", object_id=timer.id,
+                     after={"element_id": timer.element_id, "due_at": timer.due_at.isoformat()})
+    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now)
+    session.flush()
+    return len(due)

@@ -1,0 +1,55 @@
+"""One transaction per use case, committed at the edge.
+
+Routes, jobs and CLI commands call :func:`run_use_case`; services only flush.
+A use case that loses a race (a stale workflow version, or SQLite's busy
+snapshot) is rolled back and run again from the start, a bounded number of
+times, so two departments finishing parallel branches of one case both succeed.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..errors import ConcurrentUpdate
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_RETRYABLE_PG_CODES = {"40001", "40P01", "55P03"}  # serialization, deadlock, lock not available
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, StaleDataError):
+        return True
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+        return True
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code in _RETRYABLE_PG_CODES
+    return False
+
+
+def run_use_case(session: Session, fn: Callable[[], T], retries: int = 20) -> T:
+    """Run ``fn`` in a transaction: commit on success, roll back on any error."""
+    for attempt in range(retries + 1):
+        try:
+            result = fn()
+            session.commit()
+            return result
+        except Exception as exc:
+            session.rollback()
+            if not _is_retryable(exc):
+                raise
+            if attempt == retries:
+                log.warning("use case gave up after %s retries: %s", retries, exc)
+                raise ConcurrentUpdate("系统繁忙，请稍后重试") from exc
+            # a few milliseconds with jitter, so racing writers spread out
+            time.sleep(random.uniform(0.001, 0.004) * (attempt + 1))
+    raise AssertionError("unreachable")

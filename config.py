@@ -1,0 +1,56 @@
+"""Configuration. Defaults, overridden by environment variables (see README)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    INSTANCE_DIR = Path(os.environ.get("APP_INSTANCE_DIR", BASE_DIR / "instance"))
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'binglian.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SECRET_KEY = os.environ.get("APP_SECRET_KEY")  # generated into instance/ when unset
+    HOST = os.environ.get("HOST", "127.0.0.1")
+    PORT = int(os.environ.get("PORT", "5000"))
+    THREADS = int(os.environ.get("APP_THREADS", "8"))
+    ADMIN_PASSWORD = os.environ.get("APP_ADMIN_PASSWORD")
+    DEMO = _bool("APP_DEMO", True)
+    DEMO_PASSWORD = os.environ.get("APP_DEMO_PASSWORD", "Demo@2026")
+    REGION_CODE = os.environ.get("APP_REGION_CODE", "410600")
+    TOKEN_TTL_HOURS = int(os.environ.get("APP_TOKEN_TTL_HOURS", "12"))
+    # SQLite durability: FULL survives power loss; NORMAL (WAL) survives a crash of the app.
+    SQLITE_SYNCHRONOUS = os.environ.get("APP_SQLITE_SYNCHRONOUS", "NORMAL")
+    SCHEDULER_ENABLED = _bool("APP_SCHEDULER", True)
+    PROCESSES_DIR = BASE_DIR / "processes"
+    FORMS_DIR = BASE_DIR / "forms"
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    BPMN_MAX_BYTES = 2 * 1024 * 1024
+    USE_CASE_RETRIES = 20
+
+    # flask-smorest / OpenAPI
+    API_TITLE = "并联审批 Binglian API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+    JSON_AS_ASCII = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    DEMO = False
+    SCHEDULER_ENABLED = False
+    ADMIN_PASSWORD = "admin-test-pw"
+    SQLITE_SYNCHRONOUS = "OFF"
