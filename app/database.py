@@ -6,6 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .extensions import db
+from .services.uow import write_intent
 
 
 def configure_engine(app: Flask) -> None:
@@ -31,7 +32,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
     engine.dispose()  # connections made before the listeners get the pragmas too
 

@@ -24,16 +24,13 @@ ADMIN_PASSWORD = TestConfig.ADMIN_PASSWORD
 DEMO_PASSWORD = "Demo@2026-test"
 
 
-def _make_app(db_path: Path, instance: Path):
-    return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_path}", INSTANCE_DIR=instance)
+def _make_app(url: str, instance: Path):
+    return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url, INSTANCE_DIR=instance)
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory) -> Path:
-    """Migrations applied once, plus admin, demo organisation and bundled services."""
-    folder = tmp_path_factory.mktemp("template")
-    path = folder / "template.db"
-    app = _make_app(path, folder)
+def _prepare(url: str, instance: Path) -> None:
+    """Migrations, plus admin, demo organisation and bundled services."""
+    app = _make_app(url, instance)
     upgrade_schema(app)
     with app.app_context():
         now = clock.now()
@@ -43,19 +40,56 @@ def template_db(tmp_path_factory) -> Path:
             forms_dir=BASE_DIR / "forms", now=now))
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "template.db"
+    _prepare(f"sqlite:///{path}", folder)
     return path
 
 
-@pytest.fixture
-def db_path(template_db, tmp_path) -> Path:
-    path = tmp_path / "case.db"
-    shutil.copy(template_db, path)
-    return path
+@pytest.fixture(scope="session")
+def pg_databases(tmp_path_factory):
+    """A PostgreSQL server (throwaway unless TEST_DATABASE_URL is set) and a migrated template."""
+    from .pg import Cluster, Databases
+    cluster = None
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    if not admin_url:
+        cluster = Cluster().start()
+        admin_url = cluster.url("postgres")
+    dbs = Databases(admin_url)
+    template = dbs.create()
+    _prepare(admin_url.rsplit("/", 1)[0] + "/" + template, tmp_path_factory.mktemp("pgtemplate"))
+    dbs.template = template
+    yield dbs
+    if cluster:
+        cluster.stop()
+    else:
+        dbs.drop(template)
+
+
+BACKENDS = [p.strip() for p in os.environ.get("TEST_BACKENDS", "sqlite,postgresql").split(",") if p.strip()]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A fresh, migrated, seeded database for one test, on each backend in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "case.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    dbs = request.getfixturevalue("pg_databases")
+    name = dbs.create(template=dbs.template)
+    yield dbs.admin_url.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/" + name
+    dbs.drop(name)
 
 
 @pytest.fixture
-def app(db_path, tmp_path):
-    app = _make_app(db_path, tmp_path)
+def app(database_url, tmp_path):
+    app = _make_app(database_url, tmp_path)
     with app.app_context():
         yield app
         db.session.remove()
@@ -115,10 +149,10 @@ def free_port() -> int:
 class LiveServer:
     """`python run.py` in a subprocess, exactly as users start it."""
 
-    def __init__(self, db_path: Path, instance: Path, extra_env: dict | None = None):
+    def __init__(self, database_url: str, instance: Path, extra_env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(self.port),
+        self.env = {**os.environ, "DATABASE_URL": database_url, "PORT": str(self.port),
                     "APP_INSTANCE_DIR": str(instance), "APP_DEMO": "0",
                     "APP_ADMIN_PASSWORD": ADMIN_PASSWORD, **(extra_env or {})}
         self.proc: subprocess.Popen | None = None
@@ -154,7 +188,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(db_path, tmp_path):
-    server = LiveServer(db_path, tmp_path).start()
+def live_server(database_url, tmp_path):
+    server = LiveServer(database_url, tmp_path).start()
     yield server
     server.stop()

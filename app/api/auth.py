@@ -53,8 +53,10 @@ class Login(MethodView):
         now = clock.now()
         ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
 
+        # the slow password check runs before the write transaction, not inside it
+        user = accounts.authenticate(db.session, body["username"], body["password"])
+
         def use_case():
-            user = accounts.authenticate(db.session, body["username"], body["password"])
             token = accounts.issue_token(db.session, user, now=now, ttl=ttl)
             return {"token": token, "expires_at": now + ttl, "user": user_json(user)}
         return run_use_case(db.session, use_case)

@@ -155,3 +155,10 @@ class CaseSchema(Schema):
     completed_at = LocalDateTime(allow_none=True)
     deadline = LocalDateTime(allow_none=True)
     tasks = fields.List(fields.Nested(TaskSchema))
+
+
+class FormSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    schema = fields.Dict()
+    created_at = LocalDateTime()

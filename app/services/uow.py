@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -36,15 +39,40 @@ def _is_retryable(exc: Exception) -> bool:
     return False
 
 
+# SQLite allows one writer at a time. Writers in this process queue on a lock
+# (instant hand-over), and take SQLite's write lock at BEGIN IMMEDIATE so that
+# other processes wait in SQLite's busy handler instead of failing later.
+_sqlite_writer = threading.Lock()
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+
+
+@contextmanager
+def _writer(session: Session) -> Iterator[None]:
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    token = write_intent.set(True)
+    try:
+        with _sqlite_writer:
+            yield
+    finally:
+        write_intent.reset(token)
+
+
 def run_use_case(session: Session, fn: Callable[[], T], retries: int = 20) -> T:
     """Run ``fn`` in a transaction: commit on success, roll back on any error."""
     for attempt in range(retries + 1):
         try:
-            result = fn()
-            session.commit()
+            with _writer(session):
+                session.rollback()  # end any read transaction, so the write one starts fresh
+                try:
+                    result = fn()
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
             return result
         except Exception as exc:
-            session.rollback()
             if not _is_retryable(exc):
                 raise
             if attempt == retries:
