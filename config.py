@@ -31,6 +31,8 @@ class Config:
     # SQLite durability: FULL survives power loss; NORMAL (WAL) survives a crash of the app.
     SQLITE_SYNCHRONOUS = os.environ.get("APP_SQLITE_SYNCHRONOUS", "NORMAL")
     SCHEDULER_ENABLED = _bool("APP_SCHEDULER", True)
+    # office hours of the hall, for limits counted in working hours (e.g. 企业开办 in 3 hours)
+    OFFICE_HOURS = os.environ.get("APP_OFFICE_HOURS", "09:00-12:00,13:00-17:00")
     PROCESSES_DIR = BASE_DIR / "processes"
     FORMS_DIR = BASE_DIR / "forms"
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024

@@ -39,6 +39,8 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from .errors import register_error_handlers
     from .extensions import db, migrate
 
+    from .services import calendar
+    calendar.configure(app.config.get("OFFICE_HOURS"))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     with app.app_context():

@@ -1,4 +1,5 @@
 """The only package that imports SpiffWorkflow. Everything it returns is plain data."""
+from .context import current_now, run_context
 from .errors import BpmnInvalid, EngineError, TaskNotReady, UnknownTask, ValidationIssue
 from .loader import ParsedProcess, parse_process, sha256_of
 from .runner import complete, fire_due_timers, start
@@ -7,6 +8,7 @@ from .scripts import register_helper
 from .types import PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
 
 __all__ = [
+    "current_now", "run_context",
     "BpmnInvalid", "EngineError", "TaskNotReady", "UnknownTask", "ValidationIssue",
     "ParsedProcess", "parse_process", "sha256_of", "complete", "fire_due_timers", "start",
     "SandboxError", "register_helper", "PendingTimer", "ProcessModel", "StepResult",

@@ -1,11 +1,12 @@
 """All models, imported so that Alembic and the app see every table."""
 from .audit import AuditEvent
+from .calendar import CalendarDay, CalendarYear
 from .case import CASE_STATUSES, Case, CaseCounter, Task, WorkflowState
 from .org import ROLES, ApiToken, Department, User
 from .process import FormDefinition, ProcessDefinition
 from .timer import Timer
 
 __all__ = [
-    "AuditEvent", "CASE_STATUSES", "Case", "CaseCounter", "Task", "WorkflowState",
+    "AuditEvent", "CalendarDay", "CalendarYear", "CASE_STATUSES", "Case", "CaseCounter", "Task", "WorkflowState",
     "ROLES", "ApiToken", "Department", "User", "FormDefinition", "ProcessDefinition", "Timer",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput, NotFound
 from ..models import Case, CaseCounter, Task, WorkflowState
-from . import accounts, audit, forms, processes, projection
+from . import accounts, audit, calendar, forms, processes, projection
 from .clock import local
 
 
@@ -38,7 +38,8 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
     clean = forms.validate_data(schema, data)
     parsed = processes.runnable(session, definition)
     try:
-        result = engine.start(parsed, clean)
+        with calendar.engine_context(session, now):
+            result = engine.start(parsed, clean)
     except engine.EngineError as exc:
         raise InvalidInput(exc.message, {"element_id": exc.element_id}) from None
     case = Case(case_no=next_case_no(session, region_code, now), process_definition_id=definition.id,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Case, Task, User
-from . import accounts, audit, cases, forms, processes, projection
+from . import accounts, audit, calendar, cases, forms, processes, projection
 
 
 def inbox(session: Session, user: User, *, state: str | None = "ready", limit: int = 100,
@@ -57,7 +57,8 @@ def complete_task(session: Session, *, task_id: str, user: User, data: Any, now:
     case = session.get(Case, task.case_id, populate_existing=True)
     parsed = processes.runnable(session, case.definition)
     try:
-        result = engine.complete(parsed, state_row.state, task.id, clean)
+        with calendar.engine_context(session, now):
+            result = engine.complete(parsed, state_row.state, task.id, clean)
     except (engine.TaskNotReady, engine.UnknownTask):
         raise Conflict("任务已办理或已取消") from None
     except engine.EngineError as exc:

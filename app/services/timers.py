@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..models import Case, Timer
-from . import accounts, audit, cases, processes, projection
+from . import accounts, audit, calendar, cases, processes, projection
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,8 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
         return 0
     parsed = processes.runnable(session, case.definition)
     try:
-        result = engine.fire_due_timers(parsed, state_row.state)
+        with calendar.engine_context(session, now):
+            result = engine.fire_due_timers(parsed, state_row.state)
     except engine.EngineError as exc:
         log.error("timer on case %s failed: %s", case.case_no, exc.message)
         raise

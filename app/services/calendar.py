@@ -1,0 +1,227 @@
+"""The legal clock: China's working days and office hours, in Asia/Shanghai.
+
+Every deadline in the app is computed here (行政许可法 Art. 82: periods are
+working days and exclude statutory holidays). Sources, in order of authority:
+
+1. overrides imported from the State Council's yearly notice (table calendar_days);
+2. the ``holidays`` package (statutory holidays and make-up working days 调休);
+3. weekends.
+
+A year that is neither imported nor published in the package (the package only
+estimates future years, without make-up days) is *estimated*; deadlines that
+fall in such a year are flagged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+import holidays
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidInput
+from ..models import CalendarDay, CalendarYear
+from .clock import LOCAL_TZ
+
+UNITS = ("workday", "workhour", "day")
+ONE_DAY = timedelta(days=1)  # a calendar step, not a deadline
+
+
+@lru_cache(maxsize=64)
+def _library_year(year: int) -> tuple[frozenset[date], frozenset[date], bool]:
+    """(holidays, make-up working days, published) for one year from the package."""
+    cn = holidays.China(years=year)
+    off = frozenset(d for d in cn if d.year == year)
+    on = frozenset(d for d in cn.weekend_workdays if d.year == year)
+    return off, on, year in cn.special_public_holidays
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """Office hours of a working day, e.g. 09:00–12:00 and 13:00–17:00."""
+
+    periods: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(13), time(17)))
+
+    @classmethod
+    def parse(cls, text: str) -> "OfficeHours":
+        periods = []
+        for part in text.split(","):
+            start, end = (time.fromisoformat(p.strip()) for p in part.split("-"))
+            if end <= start:
+                raise ValueError(f"bad office period {part!r}")
+            periods.append((start, end))
+        return cls(tuple(sorted(periods)))
+
+    @property
+    def close(self) -> time:
+        return self.periods[-1][1]
+
+
+@dataclass
+class WorkCalendar:
+    holidays_override: set[date] = field(default_factory=set)
+    workdays_override: set[date] = field(default_factory=set)
+    imported_years: set[int] = field(default_factory=set)
+    office: OfficeHours = field(default_factory=OfficeHours)
+    count_start_day: bool = False
+
+    # -- days -----------------------------------------------------------------
+    def is_workday(self, day: date) -> bool:
+        if day in self.workdays_override:
+            return True
+        if day in self.holidays_override:
+            return False
+        if day.year in self.imported_years:  # the imported notice is the whole truth for its year
+            return day.weekday() < 5
+        off, on, _ = _library_year(day.year)
+        if day in on:
+            return True
+        if day in off:
+            return False
+        return day.weekday() < 5
+
+    def is_estimated(self, year: int) -> bool:
+        return year not in self.imported_years and not _library_year(year)[2]
+
+    def add_workdays(self, start: date, days: int) -> date:
+        """The ``days``-th working day after ``start`` (the start day itself is not counted).
+
+        ``days == 0`` is the start day if it is a working day, else the next one (即办件).
+        """
+        if days < 0:
+            raise ValueError("days must not be negative")
+        current = start
+        if days == 0:
+            while not self.is_workday(current):
+                current += ONE_DAY
+            return current
+        remaining = days
+        if self.count_start_day and self.is_workday(current):
+            remaining -= 1
+            if remaining == 0:
+                return current
+        while remaining:
+            current += ONE_DAY
+            if self.is_workday(current):
+                remaining -= 1
+        return current
+
+    def workdays_between(self, start: date, end: date) -> int:
+        """Working days in (start, end]; negative if end is before start."""
+        if end < start:
+            return -self.workdays_between(end, start)
+        count, current = 0, start
+        while current < end:
+            current += ONE_DAY
+            count += self.is_workday(current)
+        return count
+
+    # -- moments --------------------------------------------------------------
+    def _close_of(self, day: date) -> datetime:
+        return datetime.combine(day, self.office.close, LOCAL_TZ)
+
+    def deadline(self, start: datetime, amount: int, unit: str) -> datetime:
+        """When a limit of ``amount`` ``unit`` that starts at ``start`` runs out (aware datetime).
+
+        workday: close of office on the n-th working day after the start day;
+        workhour: office time counted from ``start`` (after-hours starts roll to the next opening);
+        day: close of office n natural days later.
+        """
+        local = start.astimezone(LOCAL_TZ)
+        if unit == "workday":
+            return self._close_of(self.add_workdays(local.date(), amount))
+        if unit == "workhour":
+            return self.add_work_minutes(local, amount * 60)
+        if unit == "day":
+            return self._close_of(local.date() + amount * ONE_DAY)
+        raise ValueError(f"unknown unit {unit!r}; expected one of {UNITS}")
+
+    def add_work_minutes(self, start: datetime, minutes: int) -> datetime:
+        """``minutes`` of office time after ``start``."""
+        local = start.astimezone(LOCAL_TZ)
+        remaining = timedelta(minutes=minutes)
+        day = local.date()
+        while True:
+            if self.is_workday(day):
+                for opens, closes in self.office.periods:
+                    begin = max(datetime.combine(day, opens, LOCAL_TZ), local)
+                    end = datetime.combine(day, closes, LOCAL_TZ)
+                    if begin >= end:
+                        continue
+                    if begin + remaining <= end:
+                        return begin + remaining
+                    remaining -= end - begin
+            day += ONE_DAY
+            local = datetime.combine(day, time(0), LOCAL_TZ)
+
+    def work_minutes_between(self, start: datetime, end: datetime) -> int:
+        """Office minutes in [start, end)."""
+        if end <= start:
+            return 0
+        total = timedelta()
+        day, stop = start.astimezone(LOCAL_TZ).date(), end.astimezone(LOCAL_TZ).date()
+        while day <= stop:
+            if self.is_workday(day):
+                for opens, closes in self.office.periods:
+                    a = max(datetime.combine(day, opens, LOCAL_TZ), start)
+                    b = min(datetime.combine(day, closes, LOCAL_TZ), end)
+                    if b > a:
+                        total += b - a
+            day += ONE_DAY
+        return int(total.total_seconds() // 60)
+
+
+_office = OfficeHours()
+
+
+def configure(office_hours: str | None) -> None:
+    """Set the hall's office hours once at start-up (APP_OFFICE_HOURS)."""
+    global _office
+    _office = OfficeHours.parse(office_hours) if office_hours else OfficeHours()
+
+
+def load(session: Session) -> WorkCalendar:
+    """The calendar with the imported overrides (one small query each)."""
+    cal = WorkCalendar(office=_office)
+    for row in session.execute(select(CalendarDay)).scalars():
+        (cal.holidays_override if row.kind == "holiday" else cal.workdays_override).add(row.day)
+    cal.imported_years = set(session.execute(select(CalendarYear.year)).scalars())
+    return cal
+
+
+def engine_context(session: Session, now: datetime):
+    """Context for an engine call: the app's 'now' and this calendar's deadlines."""
+    from .. import engine
+    return engine.run_context(now, load(session).deadline)
+
+
+def import_year(session: Session, *, year: int, holidays_list: list[date], workdays_list: list[date],
+                source: str, actor_id: int | None, now: datetime) -> CalendarYear:
+    """Replace a year's overrides with the official notice's lists."""
+    from . import audit
+    wrong = [d.isoformat() for d in [*holidays_list, *workdays_list] if d.year != year]
+    both = sorted(set(holidays_list) & set(workdays_list))
+    if wrong or both:
+        problems = ([f"日期不属于 {year} 年：{', '.join(wrong)}"] if wrong else []) + \
+                   ([f"同一天不能既是假日又是工作日：{', '.join(map(str, both))}"] if both else [])
+        raise InvalidInput("日历数据无效", problems)
+    existing = session.execute(select(CalendarDay).where(
+        CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))).scalars().all()
+    for row in existing:
+        session.delete(row)
+    session.flush()
+    for day in sorted(set(holidays_list)):
+        session.add(CalendarDay(day=day, kind="holiday", name="法定节假日", updated_at=now, updated_by_id=actor_id))
+    for day in sorted(set(workdays_list)):
+        session.add(CalendarDay(day=day, kind="workday", name="调休上班", updated_at=now, updated_by_id=actor_id))
+    row = session.get(CalendarYear, year) or CalendarYear(year=year)
+    row.source, row.imported_at, row.imported_by_id = source, now, actor_id
+    session.add(row)
+    audit.record(session, action="calendar.imported", at=now, actor_id=actor_id, object_type="calendar_year",
+                 object_id=year, before={"days": len(existing)},
+                 after={"holidays": [d.isoformat() for d in holidays_list],
+                        "workdays": [d.isoformat() for d in workdays_list], "source": source})
+    session.flush()
+    return row
