@@ -134,7 +134,7 @@ def fire_due_timers(parsed: ParsedProcess, state_json: str) -> StepResult:
     workflow = serializer.load(state_json, parsed)
 
     def run() -> None:
-        workflow.refresh_waiting_tasks()
+        workflow.refresh_timers()
         workflow.do_engine_steps()
     _guarded(run)
     return _guarded(_snapshot, workflow, parsed)
