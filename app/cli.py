@@ -63,6 +63,20 @@ def register_cli(app: Flask) -> None:
         for case in cases.list_cases(db.session, status=status, limit=limit):
             click.echo(f"{case.case_no}  {case.status:<10} {case.process_key:<24} {case.applicant_name}")
 
+    audit_group = click.Group("audit", help="Audit log tools.")
+    app.cli.add_command(audit_group)
+
+    @audit_group.command("verify")
+    def audit_verify_command():
+        """Check every case's audit hash chain; exit 1 if anything was changed or removed."""
+        from .services import audit
+        problems = audit.verify(db.session)
+        for p in problems:
+            click.echo(f"{p.case_no}  event {p.event_id or '-'}: {p.problem}")
+        if problems:
+            raise SystemExit(1)
+        click.echo("audit log intact")
+
     @app.cli.command("seed")
     def seed_command():
         """Load the demo departments, users and services (idempotent)."""

@@ -31,6 +31,7 @@ class Case(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    audit_head: Mapped[str | None] = mapped_column(String(64))  # hash of the newest audit event
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
