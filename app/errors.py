@@ -43,6 +43,10 @@ class PayloadTooLarge(DomainError):
     status = 413
 
 
+class TooManyAttempts(DomainError):
+    status = 429
+
+
 class ConcurrentUpdate(DomainError):
     """Raised when a use case kept losing races; mapped to 503 (retry later)."""
 

@@ -8,7 +8,7 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ..errors import Forbidden, NotAuthenticated
+from ..errors import Forbidden, NotAuthenticated, TooManyAttempts
 from ..extensions import db
 from ..services import accounts, clock
 from ..services.uow import run_use_case
@@ -54,12 +54,13 @@ class Login(MethodView):
         ttl = timedelta(hours=current_app.config["TOKEN_TTL_HOURS"])
 
         # the slow password check runs before the write transaction, not inside it
-        user = accounts.authenticate(db.session, body["username"], body["password"])
-
-        def use_case():
-            token = accounts.issue_token(db.session, user, now=now, ttl=ttl)
-            return {"token": token, "expires_at": now + ttl, "user": user_json(user)}
-        return run_use_case(db.session, use_case)
+        user, ok = accounts.check_password(db.session, body["username"], body["password"])
+        outcome, token = run_use_case(db.session, lambda: accounts.login(db.session, user, ok, now=now, ttl=ttl))
+        if outcome == "locked":
+            raise TooManyAttempts(f"登录失败次数过多，账号已临时锁定，请 {accounts.LOCKOUT_MINUTES} 分钟后再试")
+        if outcome != "ok":
+            raise NotAuthenticated("用户名或密码错误")
+        return {"token": token, "expires_at": now + ttl, "user": user_json(user)}
 
 
 @blp.route("/logout")

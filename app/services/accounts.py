@@ -89,15 +89,49 @@ def create_user(session: Session, *, username: str, password: str, name: str,
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+MAX_FAILED_LOGINS = 5
+LOCKOUT_MINUTES = 15
+
+
+def check_password(session: Session, username: str, password: str) -> tuple[User | None, bool]:
+    """(user, password matches). Runs the slow hash outside any write transaction."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        return user, user is not None
     except (VerificationError, InvalidHashError):
-        raise NotAuthenticated("用户名或密码错误") from None
-    if user is None or not user.is_active:
-        raise NotAuthenticated("用户名或密码错误")
-    return user
+        return user, False
+
+
+def record_login(session: Session, user: User | None, ok: bool, now: datetime) -> str:
+    """Book the result of a password check; returns "ok", "failed" or "locked".
+
+    Five failures in a row lock the account for 15 minutes (across all workers,
+    since the counter lives in the database). The caller commits either way.
+    """
+    if user is None:
+        return "failed"
+    session.refresh(user)
+    if user.locked_until is not None and user.locked_until > now:
+        return "locked"
+    if not ok or not user.is_active:
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            # a security lockout in elapsed minutes, not a legal deadline
+            user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
+            user.failed_logins = 0
+            audit.record(session, action="auth.locked", at=now, actor_id=user.id,
+                         object_type="user", object_id=user.id)
+        return "failed"
+    user.failed_logins = 0
+    user.locked_until = None
+    return "ok"
+
+
+def login(session: Session, user: User | None, ok: bool, *, now: datetime, ttl: timedelta) -> tuple[str, str | None]:
+    """(outcome, token): books the attempt and, when it succeeded, issues a token."""
+    outcome = record_login(session, user, ok, now)
+    return outcome, issue_token(session, user, now=now, ttl=ttl) if outcome == "ok" else None
 
 
 def _digest(token: str) -> str:

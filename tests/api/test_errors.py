@@ -142,3 +142,37 @@ def test_start_case_errors(api):
     assert_error(clerk.post("/api/v1/cases", json={"process_key": "nope"}), 422, "applicant")
     assert_error(clerk.post("/api/v1/cases", json={"process_key": "x", "applicant": {"name": "a"}}), 422, "id_number")
     assert snapshot() == before
+
+
+def test_repeated_bad_passwords_lock_the_account_then_it_recovers(api, app):
+    from datetime import timedelta
+    from app.services import clock
+    from app.services.clock import ManualClock
+    test_clock = ManualClock(clock.now())
+    clock.use(test_clock)
+    try:
+        for _ in range(5):
+            assert api.post("/api/v1/auth/login", json={"username": "tax_approver", "password": "nope-nope"}).status_code == 401
+        # even the right password is refused while locked, with a clear message
+        locked = api.post("/api/v1/auth/login", json={"username": "tax_approver", "password": "Demo@2026-test"})
+        assert_error(locked, 429, "锁定")
+        test_clock.advance(timedelta(minutes=16))
+        assert api.post("/api/v1/auth/login", json={"username": "tax_approver", "password": "Demo@2026-test"}).status_code == 200
+    finally:
+        clock.use(clock.SystemClock())
+
+
+def test_revoked_and_expired_tokens_are_refused(api):
+    from datetime import timedelta
+    from app.services import clock
+    from app.services.clock import ManualClock
+    user = api.as_user("tax_approver")
+    assert user.post("/api/v1/auth/logout").status_code == 204
+    assert_error(user.get("/api/v1/tasks"), 401)
+    other = api.as_user("tax_approver")
+    test_clock = ManualClock(clock.now() + timedelta(hours=13))
+    clock.use(test_clock)
+    try:
+        assert_error(other.get("/api/v1/tasks"), 401)
+    finally:
+        clock.use(clock.SystemClock())
