@@ -9,7 +9,7 @@ FORM_JS=1.23.0
 dest=app/static/vendor
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-( cd "$work" && npm init -y >/dev/null 2>&1 && npm install --silent --no-audit --no-fund \
+( cd "$work" && npm init -y >/dev/null 2>&1 && npm install --silent --no-audit --no-fund --ignore-scripts \
     "swagger-ui-dist@$SWAGGER_UI" "bpmn-js@$BPMN_JS" "@bpmn-io/form-js@$FORM_JS" >/dev/null 2>&1 )
 m="$work/node_modules"
 rm -rf "$dest" && mkdir -p "$dest/swagger-ui" "$dest/bpmn-js" "$dest/form-js"
