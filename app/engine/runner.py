@@ -16,6 +16,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox, serializer
+from .compaction import compact
 from .errors import EngineError, TaskNotReady, UnknownTask
 from .loader import ParsedProcess
 from .scripts import make_script_engine
@@ -83,6 +84,8 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
               and task.workflow is workflow):
             end_event = spec.bpmn_id
     completed = workflow.is_completed()
+    if not completed:
+        compact(workflow)
     if completed and end_event is None:
         # SpiffWorkflow silently stops a loop at its recursion limit and then
         # reports completion; a real completion always passes an end event.

@@ -55,7 +55,7 @@ def demo_users() -> list[dict]:
     ]
     for code, name in DEMO_DEPARTMENTS:
         role = "clerk" if code == "window" else "approver"
-        users.append({"username": f"{code}_{role}", "name": f"{name}{'窗口人员' if role == 'clerk' else '审批人员'}",
+        users.append({"username": f"{code}_{role}", "name": f"{name}{'受理人员' if role == 'clerk' else '审批人员'}",
                       "department": code, "roles": [role]})
     return users
 

@@ -1,0 +1,60 @@
+"""Keep completed history out of the hot workflow state.
+
+SpiffWorkflow keeps every task it ever ran in one tree, so a 补正 loop makes the
+tree deeper with each round: saving and loading grow with the history, and past
+SpiffWorkflow's iteration depth limit the workflow silently stops. The app keeps
+the history elsewhere (task rows and the audit log), so the engine only needs the
+part of the tree that can still change.
+
+We cut the tree at the deepest task that is an ancestor of every unfinished task
+(including predicted ones). Everything above it is finished and nothing below
+refers to it. Call activities and event subprocesses hang off tasks below the
+cut, so they are kept.
+"""
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+# prune only when this many finished ancestors sit above the cut
+MIN_PRUNE_DEPTH = 20
+
+
+def _path_to_root(task) -> list:
+    path = []
+    while task is not None:
+        path.append(task)
+        task = task.parent
+    return path
+
+
+def compact(workflow: BpmnWorkflow) -> int:
+    """Drop finished history above the common ancestor of unfinished tasks; returns tasks dropped."""
+    unfinished = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    if not unfinished:
+        return 0
+    first_path = _path_to_root(unfinished[0])
+    common = set(map(id, first_path))
+    for task in unfinished[1:]:
+        common &= set(map(id, _path_to_root(task)))
+    cut = next(t for t in first_path if id(t) in common)  # deepest shared ancestor
+    depth = len(_path_to_root(cut)) - 1
+    if depth < MIN_PRUNE_DEPTH:
+        return 0
+    keep, stack = set(), [cut]
+    while stack:
+        task = stack.pop()
+        keep.add(task.id)
+        stack.extend(task.children)
+    dropped = [tid for tid in workflow.tasks if tid not in keep]
+    if any(tid in workflow.subprocesses for tid in dropped):
+        return 0  # a subprocess hangs off the history; leave the tree as it is
+    data = dict(cut.data)
+    for tid in dropped:
+        del workflow.tasks[tid]
+    cut._parent = None
+    cut.data = data
+    workflow.task_tree = cut
+    if workflow.last_task is not None and workflow.last_task.id not in keep:
+        workflow.last_task = None
+    return len(dropped)
