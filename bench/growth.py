@@ -1,11 +1,17 @@
 """Measurement 7: the cost of one step as a case's history grows.
 
-A loop (user task -> exclusive gateway ``again`` -> back) is run with our
-engine wrapper. At each history level (completed user tasks) we time one
-step -- load the JSON state, complete the task, dump the new state -- several
-times on the same stored state (a step is a pure function of it), and record
-the serialized state size. SpiffWorkflow is known to stop advancing a back
-loop after roughly 333 rounds; if that happens we record where and how.
+A loop (user task -> exclusive gateway ``again`` -> back) is climbed one round
+at a time, storing the state between rounds as a server must, by
+
+* our engine wrapper (``app.engine.complete`` + JSON text) -- the figure with
+  the target -- and
+* raw SpiffWorkflow with ``serialize_json``/``deserialize_json`` (the baseline).
+
+At each history level (completed user tasks) one step -- load the state,
+complete the task, save the state -- is timed several times on the same stored
+state (a step is a pure function of it), and the stored state size recorded.
+SpiffWorkflow is known to stop advancing a back loop after a few hundred
+rounds; where a loop stops we record where and how.
 """
 from __future__ import annotations
 
@@ -17,93 +23,141 @@ from datetime import datetime, timezone
 from .bpmn import loop_xml
 from .common import Scale, log, rnd
 
-STEP_BUDGET_S = 150.0  # stop climbing when the whole loop has taken this long
+BUDGET_S = 150.0  # per climber: stop climbing when the loop has taken this long
 
 
-def _dumps(state: dict) -> str:
-    return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+class Stopped(Exception):
+    """The loop cannot go on (the engine stopped or refused)."""
 
 
-def _ready_id(result) -> str | None:
-    ready = [t for t in result.tasks if t.state == "ready"]
-    return ready[-1].task_id if ready else None
+class WrapperLoop:
+    label = "app.engine wrapper"
+
+    def __init__(self) -> None:
+        from app import engine
+        self.engine = engine
+        self.parsed = engine.parse_process(loop_xml())
+
+    def start(self):
+        result = self.engine.start(self.parsed, {"again": True})
+        return self._dumps(result.state), result
+
+    @staticmethod
+    def _dumps(state: dict) -> str:
+        return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+
+    def step(self, stored, again: bool = True):
+        text, result = stored
+        ready = [t for t in result.tasks if t.state == "ready"]
+        if not ready:
+            raise Stopped(f"no ready task (status {result.status})")
+        try:
+            new = self.engine.complete(self.parsed, text, ready[-1].task_id, {"again": again})
+        except self.engine.EngineError as exc:
+            raise Stopped(f"EngineError: {exc.message}") from None
+        return self._dumps(new.state), new
+
+    def size(self, stored) -> int:
+        return len(stored[0].encode())
+
+    def end_event(self, stored) -> str | None:
+        return stored[1].end_event
 
 
-def _measure(engine, parsed, text: str, task_id: str, repeats: int) -> float:
+class RawLoop:
+    label = "raw SpiffWorkflow + serialize_json"
+
+    def __init__(self) -> None:
+        from SpiffWorkflow.bpmn import BpmnWorkflow
+        from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+        from SpiffWorkflow.util.task import TaskState
+
+        from .engine_bench import make_raw_serializer, raw_script_engine
+        parser = SpiffBpmnParser()
+        parser.add_bpmn_str(loop_xml(), "loop.bpmn")
+        self.spec = parser.get_spec("bench_loop")
+        self.serializer, self.script_engine = make_raw_serializer(), raw_script_engine
+        self.BpmnWorkflow, self.READY = BpmnWorkflow, TaskState.READY
+
+    def start(self):
+        workflow = self.BpmnWorkflow(self.spec, {}, script_engine=self.script_engine())
+        workflow.get_next_task(state=self.READY).data["again"] = True
+        workflow.do_engine_steps()
+        return self.serializer.serialize_json(workflow)
+
+    def step(self, stored, again: bool = True):
+        workflow = self.serializer.deserialize_json(stored)
+        workflow.script_engine = self.script_engine()
+        task = workflow.get_next_task(state=self.READY, manual=True)
+        if task is None:
+            raise Stopped(f"no ready user task; workflow.is_completed() = {workflow.is_completed()}")
+        task.set_data(again=again)
+        task.run()
+        workflow.do_engine_steps()
+        if again and workflow.is_completed():
+            raise Stopped("the workflow reports completed although the loop condition was true (silent stop)")
+        return self.serializer.serialize_json(workflow)
+
+    def size(self, stored) -> int:
+        return len(stored.encode())
+
+    def end_event(self, stored) -> str | None:
+        return "end" if self.serializer.deserialize_json(stored).is_completed() else None
+
+
+def _median_step(loop, stored, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        result = engine.complete(parsed, text, task_id, {"again": True})
-        _dumps(result.state)
+        loop.step(stored)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
-def run(scale: Scale) -> dict:
-    from app import engine
-    parsed = engine.parse_process(loop_xml())
-    levels = sorted(scale.growth_levels)
+def climb(loop, levels: list[int], repeats: int) -> dict:
     points: list[dict] = []
-    failure = None
-    last_ok: dict | None = None
+    failure, last = None, None
     started = time.perf_counter()
-    deadline = lambda start, amount, unit: start  # noqa: E731 (no timers in this process)
-    with engine.run_context(datetime.now(timezone.utc), deadline):
-        result = engine.start(parsed, {"again": True})
-        text = _dumps(result.state)
-        history = 0
-        for target in levels:
+    stored, history = loop.start(), 0
+    for target in levels:
+        try:
             while history < target:
-                task_id = _ready_id(result)
-                if task_id is None:
-                    failure = failure or f"no ready task after {history} rounds (status {result.status})"
-                    break
                 step_started = time.perf_counter()
-                try:
-                    result = engine.complete(parsed, text, task_id, {"again": True})
-                except engine.EngineError as exc:
-                    failure = f"round {history + 1}: EngineError: {exc.message}"
-                    break
-                except RecursionError as exc:  # pragma: no cover - reported, not expected
-                    failure = f"round {history + 1}: RecursionError: {exc}"
-                    break
-                text = _dumps(result.state)
+                stored = loop.step(stored)
                 history += 1
-                last_ok = {"history": history - 1, "step_ms": rnd((time.perf_counter() - step_started) * 1000, 3),
-                           "state_bytes": len(text.encode())}
-                if time.perf_counter() - started > STEP_BUDGET_S:
-                    failure = f"stopped by the harness time budget after {history} rounds"
-                    break
-            if history < target:
-                points.append({"history": target, "reached": False})
-                break
-            task_id = _ready_id(result)
-            if task_id is None:
-                failure = failure or f"no ready task after {history} rounds"
-                points.append({"history": target, "reached": False})
-                break
-            step = _measure(engine, parsed, text, task_id, scale.growth_repeats)
-            points.append({"history": target, "reached": True, "step_ms": rnd(step * 1000, 3),
-                           "state_bytes": len(text.encode())})
-            log(f"growth: history {target}: step {step * 1000:.2f} ms, state {len(text.encode())} bytes")
-        # finish the case properly when possible (a check that the end is reachable)
-        ended = None
-        task_id = _ready_id(result) if failure is None else None
-        if task_id is not None:
-            try:
-                final = engine.complete(parsed, text, task_id, {"again": False})
-                ended = final.end_event
-            except engine.EngineError as exc:
-                failure = f"finishing after {history} rounds: {exc.message}"
-    for level in levels:
-        if not any(p["history"] == level for p in points):
-            points.append({"history": level, "reached": False})
-    base = next((p for p in points if p["history"] == levels[0] and p.get("reached")), None)
+                last = {"history": history - 1, "step_ms": rnd((time.perf_counter() - step_started) * 1000, 3),
+                        "state_bytes": loop.size(stored)}
+                if time.perf_counter() - started > BUDGET_S:
+                    raise Stopped(f"stopped by the harness time budget ({BUDGET_S:.0f} s)")
+            step = _median_step(loop, stored, repeats)
+        except (Stopped, RecursionError) as exc:
+            failure = f"round {history + 1}: {exc}"
+            break
+        points.append({"history": target, "reached": True, "step_ms": rnd(step * 1000, 3),
+                       "state_bytes": loop.size(stored)})
+        log(f"growth ({loop.label}): history {target}: step {step * 1000:.2f} ms, state {loop.size(stored)} B")
+    ended = None
+    if failure is None:
+        try:
+            ended = loop.end_event(loop.step(stored, again=False))
+        except (Stopped, RecursionError) as exc:
+            failure = f"finishing after {history} rounds: {exc}"
+    points += [{"history": lv, "reached": False} for lv in levels if lv not in {p["history"] for p in points}]
+    base = points[0] if points and points[0].get("reached") else None
     for p in points:
         if base and p.get("reached"):
             p["vs_first"] = rnd(p["step_ms"] / base["step_ms"], 2)
             p["state_vs_first"] = rnd(p["state_bytes"] / base["state_bytes"], 2)
     if failure:
-        log(f"growth: {failure}")
-    return {"growth": {"points": points, "max_history_reached": history, "failure": failure,
-                       "last_step": last_ok, "end_event": ended, "seconds": rnd(time.perf_counter() - started, 1)}}
+        log(f"growth ({loop.label}): {failure}")
+    return {"points": points, "max_history_reached": history, "failure": failure, "last_step": last,
+            "end_event": ended, "seconds": rnd(time.perf_counter() - started, 1)}
+
+
+def run(scale: Scale) -> dict:
+    from app import engine
+    levels = sorted(scale.growth_levels)
+    with engine.run_context(datetime.now(timezone.utc), lambda start, amount, unit: start):
+        wrapper = climb(WrapperLoop(), levels, scale.growth_repeats)
+    raw = climb(RawLoop(), levels, scale.growth_repeats)
+    return {"growth": wrapper, "growth.raw": raw}

@@ -157,18 +157,31 @@ def _inbox(f: dict) -> list[str]:
 
 
 def _growth(f: dict) -> list[str]:
-    fig = f.get("growth", {})
-    if _bad(fig):
-        return [_bad(fig), ""]
-    rows = [[p["history"], "yes" if p.get("reached") else "no", _v(p.get("step_ms"), " ms", 2),
-             _v(p.get("vs_first"), "×", 2), _v(p.get("state_bytes"), " B"), _v(p.get("state_vs_first"), "×", 2)]
-            for p in sorted(fig["points"], key=lambda p: p["history"])]
-    out = _table(["completed tasks in history", "reached", "one step (load + complete + dump)", "vs first",
-                  "stored state", "vs first"], rows)
-    last = fig.get("last_step") or {}
-    out.append(f"Highest history reached: {fig['max_history_reached']} completed tasks"
-               + (f" (last step there: {last.get('step_ms')} ms, state {last.get('state_bytes'):,} B)" if last else "")
-               + f". Outcome: {fig.get('failure') or 'the loop ran to every level and the case ended at ' + str(fig.get('end_event'))}.")
+    figs = [(label, f.get(key, {})) for key, label in (("growth", "our wrapper (app.engine)"),
+                                                        ("growth.raw", "raw SpiffWorkflow + serialize_json"))]
+    levels = sorted({p["history"] for _, fig in figs if not _bad(fig) for p in fig["points"]})
+    rows = []
+    for level in levels:
+        row = [level]
+        for _, fig in figs:
+            p = next((p for p in fig.get("points", []) if p["history"] == level), {})
+            row += ([_v(p["step_ms"], " ms", 2) + f" ({_v(p.get('vs_first'), '×', 2)})",
+                     _v(p["state_bytes"], " B") + f" ({_v(p.get('state_vs_first'), '×', 2)})"]
+                    if p.get("reached") else ["not reached", "—"])
+        rows.append(row)
+    header = ["completed tasks in history"]
+    for label, _ in figs:
+        header += [f"{label}: one step (vs first)", f"{label}: stored state (vs first)"]
+    out = _table(header, rows)
+    for label, fig in figs:
+        if _bad(fig):
+            out.append(f"- {label}: {_bad(fig)}")
+            continue
+        last = fig.get("last_step") or {}
+        outcome = fig.get("failure") or f"every level reached; the case then ended at `{fig.get('end_event')}`"
+        out.append(f"- {label}: highest history {fig['max_history_reached']}"
+                   + (f" (the last step there took {last.get('step_ms')} ms, state {last.get('state_bytes'):,} B)"
+                      if last else "") + f". Outcome: {outcome}.")
     return out + [""]
 
 
@@ -231,6 +244,10 @@ def render(data: dict, json_path: Path) -> str:
             ["Werkzeug / waitress / gunicorn / psycopg", f"{pk.get('Werkzeug')} / {pk.get('waitress')} / "
                                                         f"{pk.get('gunicorn')} / {pk.get('psycopg')}"],
             ["PostgreSQL server", meta.get("postgresql", "—")],
+            ["Code measured", f"commit {meta.get('git', {}).get('commit')}"
+                              + (" plus uncommitted changes" if meta.get("git", {}).get("uncommitted_changes") else "")],
+            ["Load average (1/5/15 min) at start / end", f"{meta.get('load_average_at_start')} / "
+                                                         f"{meta.get('load_average_at_end')}"],
             ["Process measured", f"{proc.get('label')} — `{proc.get('source')}`"
                                  + (" (fallback: processes/business_startup.bpmn was not there)"
                                     if proc.get("fallback_six_way") else "")],
@@ -255,7 +272,7 @@ def render(data: dict, json_path: Path) -> str:
                 [[(t := f.get("timers.sqlite", {})).get("timers"), _v(t.get("window_s"), " s"), t.get("fired"),
                   _v(t.get("delay_p50_s"), " s", 3), _v(t.get("delay_p95_s"), " s", 3), _v(t.get("delay_max_s"), " s", 3),
                   t.get("setup_finished_before_window")]]),
-        "## 7. Step cost as history grows (loop process, our engine wrapper)", "",
+        "## 7. Step cost as history grows (loop process: load + complete + save per step)", "",
         *_growth(f),
         "## 8. Server memory (VmRSS)", "",
         *_memory(f),

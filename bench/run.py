@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import bpmn, concurrency, engine_bench, growth, http_bench, inbox, profile_request, report, timers
 from .client import Connection
-from .common import FULL, RESULTS_DIR, ROOT, SMOKE, Scale, log, machine_info
+from .common import FULL, RESULTS_DIR, ROOT, SMOKE, Scale, git_revision, load_average, log, machine_info
 from .server import AppServer, Postgres
 
 SECTIONS = ("engine", "growth", "profile", "sqlite", "timers", "inbox", "pg", "gunicorn")
@@ -140,7 +140,7 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     meta = {"date": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"), "scale": scale.name,
-            "machine": machine_info(), "workdir": str(workdir)}
+            "machine": machine_info(), "git": git_revision(), "load_average_at_start": load_average()}
     figures: dict = {}
     ctx = {"meta": meta, "figures": figures, "servers": {}, "baseline_1b": None}
     try:
@@ -161,7 +161,7 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
             _section(figures, ENGINE_KEYS, lambda: engine_bench.run(proc, scale))
             ctx["baseline_1b"] = (figures.get("engine.raw_serialized") or {}).get("cases_per_s")
         if "growth" not in skip:
-            _guard(figures, "growth", lambda: growth.run(scale)["growth"])
+            _section(figures, ("growth", "growth.raw"), lambda: growth.run(scale))
         if not {"sqlite", "timers", "inbox", "profile"} <= skip:
             keys = tuple(k for k, section in SQLITE_KEYS if section not in skip)
             _section(figures, keys, lambda: _sqlite_section(ctx, scale, workdir, skip))
@@ -179,6 +179,7 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
                              if "memory" in figures.get(f"throughput.{label}", {})}
     finally:
         meta["duration_s"] = round(time.perf_counter() - started, 1)
+        meta["load_average_at_end"] = load_average()
         if own_dir:
             shutil.rmtree(workdir, ignore_errors=True)
     profile_text = (figures.get("profile") or {}).pop("text", None)

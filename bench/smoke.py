@@ -9,7 +9,7 @@ from pathlib import Path
 from .common import SMOKE
 
 REQUIRED_FIGURES = (
-    "engine.raw_memory", "engine.raw_serialized", "engine.wrapper", "growth", "profile",
+    "engine.raw_memory", "engine.raw_serialized", "engine.wrapper", "growth", "growth.raw", "profile",
     "latency.sqlite", "throughput.sqlite", "concurrency.sqlite", "timers.sqlite", "inbox.sqlite",
     "throughput.pg_waitress", "concurrency.pg_waitress", "throughput.pg_gunicorn", "concurrency.pg_gunicorn",
     "memory",

@@ -3,21 +3,32 @@ from __future__ import annotations
 
 from flask import current_app, g
 from flask.views import MethodView
+from marshmallow import Schema, fields, validate
 from flask_smorest import Blueprint
 
 from ..errors import Forbidden
 from ..extensions import db
-from ..services import audit, cases, clock, tasks as task_service
+from ..models import SUSPENSION_KINDS
+from ..services import audit, calendar, cases, clock, deadlines, legal_time
+from ..services.clock import local
 from ..services.uow import run_use_case
 from .auth import auth_required
-from .schemas import AuditEventSchema, CaseCreateSchema, CaseQueryArgsSchema, CaseSchema, CaseSummarySchema
+from .schemas import LocalDateTime, AuditEventSchema, CaseCreateSchema, CaseQueryArgsSchema, CaseSchema, CaseSummarySchema
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="办件")
 
 
-def case_json(case) -> dict:
+def case_json(case, cal=None) -> dict:
     """The case as CaseSchema expects it (tasks included, in creation order)."""
+    cal = cal or calendar.load(db.session)
+    now = clock.now()
+    ratio = deadlines.warn_ratio(case.definition.catalog)
+    clock_now = case.suspended_at or now  # a suspended case's light stands still
     return {
+        "light": deadlines.light(cal, case.created_at, case.deadline, clock_now, ratio),
+        "statutory_deadline": case.statutory_deadline,
+        "deadline_estimated": bool(case.deadline and cal.is_estimated(local(case.deadline).year)),
+        "suspended": case.suspended_at is not None,
         "id": case.id, "case_no": case.case_no, "process_key": case.process_key,
         "process_version": case.definition.version, "service_name": case.definition.name,
         "status": case.status, "data": case.data, "end_event": case.end_event,
@@ -25,15 +36,18 @@ def case_json(case) -> dict:
                       "phone": case.applicant_phone},
         "created_at": case.created_at, "updated_at": case.updated_at,
         "completed_at": case.completed_at, "deadline": case.deadline,
-        "tasks": [task_json(t, case.case_no) for t in cases.case_tasks(db.session, case.id)],
+        "tasks": [task_json(t, case.case_no, cal, ratio) for t in cases.case_tasks(db.session, case.id)],
     }
 
 
-def task_json(task, case_no: str) -> dict:
-    """A task as TaskSchema expects it."""
+def task_json(task, case_no: str, cal=None, ratio: float = deadlines.DEFAULT_WARN_RATIO) -> dict:
+    """A task as TaskSchema expects it; the light only for open tasks."""
+    light = None
+    if task.state == "ready" and task.due_at is not None:
+        light = deadlines.light(cal or calendar.load(db.session), task.created_at, task.due_at, clock.now(), ratio)
     return {"id": task.id, "case_no": case_no, "name": task.name, "element_id": task.element_id,
             "lane": task.lane, "state": task.state, "form_key": task.form_key,
-            "created_at": task.created_at, "due_at": task.due_at,
+            "created_at": task.created_at, "due_at": task.due_at, "light": light,
             "completed_at": task.completed_at, "completed_by_id": task.completed_by_id}
 
 
@@ -86,3 +100,85 @@ class CaseHistory(MethodView):
         if not _may_read(g.user, case):
             raise Forbidden("无权查看该办件")
         return audit.case_events(db.session, case.id)
+
+
+class SuspendSchema(Schema):
+    class Meta:
+        ordered = True
+
+    kind = fields.String(required=True, validate=validate.OneOf(list(SUSPENSION_KINDS)))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    notice = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ExtendSchema(Schema):
+    class Meta:
+        ordered = True
+
+    workdays = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class SuspensionSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    reason = fields.String()
+    notice = fields.String()
+    started_at = LocalDateTime()
+    ended_at = LocalDateTime(allow_none=True)
+    paused_minutes = fields.Integer(allow_none=True)
+
+
+class ExtensionSchema(Schema):
+    id = fields.Integer()
+    workdays = fields.Integer()
+    reason = fields.String()
+    approved_by_id = fields.Integer()
+    approved_at = LocalDateTime()
+
+
+def _case_for_actor(case_no):
+    case = cases.get_case(db.session, case_no)
+    if not _may_read(g.user, case):
+        raise Forbidden("无权操作该办件")
+    return case
+
+
+@blp.route("/<string:case_no>/suspensions")
+class Suspensions(MethodView):
+    @auth_required()
+    @blp.response(200, SuspensionSchema(many=True))
+    def get(self, case_no):
+        """中止计时记录"""
+        return legal_time.suspensions(db.session, _case_for_actor(case_no).id)
+
+    @auth_required("approver", "clerk", "manager")
+    @blp.arguments(SuspendSchema)
+    @blp.response(201, SuspensionSchema)
+    def post(self, body, case_no):
+        """中止计时（听证、检验检测鉴定、专家评审、补正等特别程序），并书面告知申请人"""
+        _case_for_actor(case_no)
+        return run_use_case(db.session, lambda: legal_time.suspend(
+            db.session, case_no=case_no, actor_id=g.user.id, now=clock.now(), **body))
+
+
+@blp.route("/<string:case_no>/resume")
+class Resume(MethodView):
+    @auth_required("approver", "clerk", "manager")
+    @blp.response(200, SuspensionSchema)
+    def post(self, case_no):
+        """恢复计时：所有期限顺延中止期间的工作时间"""
+        _case_for_actor(case_no)
+        return run_use_case(db.session, lambda: legal_time.resume(
+            db.session, case_no=case_no, actor_id=g.user.id, now=clock.now()))
+
+
+@blp.route("/<string:case_no>/extensions")
+class Extensions(MethodView):
+    @auth_required("manager", "admin")
+    @blp.arguments(ExtendSchema)
+    @blp.response(201, ExtensionSchema)
+    def post(self, body, case_no):
+        """延期（须负责人批准；受法定延长上限约束）"""
+        return run_use_case(db.session, lambda: legal_time.extend(
+            db.session, case_no=case_no, approver_id=g.user.id, now=clock.now(), **body))

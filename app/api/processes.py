@@ -26,7 +26,7 @@ class Processes(MethodView):
     @auth_required("analyst", "admin")
     @blp.response(201, ProcessSchema)
     def post(self):
-        """上传 .bpmn 文件部署新版本（multipart 字段 file）"""
+        """上传 .bpmn 文件部署新版本（multipart 字段 file，可选字段 catalog 为事项目录 YAML）"""
         upload = request.files.get("file")
         if upload is None:
             raise InvalidInput("请以 multipart/form-data 上传字段 file（.bpmn 文件）")
@@ -35,8 +35,18 @@ class Processes(MethodView):
         if len(xml) > limit:
             raise PayloadTooLarge(f"文件过大，上限为 {limit // (1024 * 1024)} MB")
         filename = (upload.filename or "process.bpmn").rsplit("/", 1)[-1][:255]
+        catalog_text = None
+        if "catalog" in request.files:
+            raw = request.files["catalog"].stream.read(limit + 1)
+            if len(raw) > limit:
+                raise PayloadTooLarge("事项目录文件过大")
+            try:
+                catalog_text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput("事项目录必须是 UTF-8 编码的 YAML") from None
         return run_use_case(db.session, lambda: processes.deploy(
-            db.session, xml, filename=filename, actor_id=g.user.id, now=clock.now()))
+            db.session, xml, filename=filename, actor_id=g.user.id, now=clock.now(),
+            catalog_text=catalog_text))
 
 
 @blp.route("/<string:key>/versions")

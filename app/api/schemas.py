@@ -99,6 +99,7 @@ class TaskSchema(Schema):
     form_key = fields.String(allow_none=True)
     created_at = LocalDateTime()
     due_at = LocalDateTime(allow_none=True)
+    light = fields.String(allow_none=True, metadata={"description": "green / yellow / red（未办结任务）"})
     completed_at = LocalDateTime(allow_none=True)
     completed_by_id = fields.Integer(allow_none=True)
 
@@ -153,7 +154,11 @@ class CaseSchema(Schema):
     created_at = LocalDateTime()
     updated_at = LocalDateTime()
     completed_at = LocalDateTime(allow_none=True)
-    deadline = LocalDateTime(allow_none=True)
+    deadline = LocalDateTime(allow_none=True, metadata={"description": "承诺时限（无则为法定时限）"})
+    statutory_deadline = LocalDateTime(allow_none=True)
+    deadline_estimated = fields.Boolean(metadata={"description": "期限所在年份的放假安排尚未公布"})
+    light = fields.String(allow_none=True)
+    suspended = fields.Boolean()
     tasks = fields.List(fields.Nested(TaskSchema))
 
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from ..extensions import db
 from ..models import Case
-from ..services import clock, tasks
+from ..services import calendar, clock, tasks
 from ..services.uow import run_use_case
 from .auth import auth_required
 from .cases import task_json
@@ -24,7 +24,8 @@ class Tasks(MethodView):
     def get(self, args):
         """本部门可办理的任务（按期限排序）"""
         state = None if args["state"] == "all" else args["state"]
-        return [task_json(t, no) for t, no in tasks.inbox(db.session, g.user, state=state)]
+        cal = calendar.load(db.session)
+        return [task_json(t, no, cal) for t, no in tasks.inbox(db.session, g.user, state=state)]
 
 
 @blp.route("/<string:task_id>/complete")

@@ -2,7 +2,7 @@
 from .context import current_now, run_context
 from .errors import BpmnInvalid, EngineError, TaskNotReady, UnknownTask, ValidationIssue
 from .loader import ParsedProcess, parse_process, sha256_of
-from .runner import complete, fire_due_timers, start
+from .runner import complete, fire_due_timers, move_timers, start
 from .sandbox import SandboxError
 from .scripts import register_helper
 from .types import PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
@@ -10,7 +10,7 @@ from .types import PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTas
 __all__ = [
     "current_now", "run_context",
     "BpmnInvalid", "EngineError", "TaskNotReady", "UnknownTask", "ValidationIssue",
-    "ParsedProcess", "parse_process", "sha256_of", "complete", "fire_due_timers", "start",
+    "ParsedProcess", "parse_process", "sha256_of", "complete", "fire_due_timers", "move_timers", "start",
     "SandboxError", "register_helper", "PendingTimer", "ProcessModel", "StepResult",
     "TaskSnapshot", "UserTaskDef",
 ]

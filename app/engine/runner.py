@@ -141,3 +141,16 @@ def fire_due_timers(parsed: ParsedProcess, state_json: str) -> StepResult:
         workflow.do_engine_steps()
     _guarded(run)
     return _guarded(_snapshot, workflow, parsed)
+
+
+def move_timers(parsed: ParsedProcess, state_json: str, fire_at: dict[str, str]) -> StepResult:
+    """Set new fire times (ISO 8601 with offset) on waiting timers, e.g. after a clock suspension."""
+    workflow = serializer.load(state_json, parsed)
+    for task_id, when in fire_at.items():
+        task = workflow.get_task_from_id(UUID(task_id))
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):  # cycle timer
+            value["next"] = when
+        else:
+            task.internal_data["event_value"] = when
+    return _guarded(_snapshot, workflow, parsed)

@@ -2,11 +2,12 @@
 from .audit import AuditEvent
 from .calendar import CalendarDay, CalendarYear
 from .case import CASE_STATUSES, Case, CaseCounter, Task, WorkflowState
+from .legal_time import SUSPENSION_KINDS, Extension, SupervisionEvent, Suspension
 from .org import ROLES, ApiToken, Department, User
 from .process import FormDefinition, ProcessDefinition
 from .timer import Timer
 
 __all__ = [
     "AuditEvent", "CalendarDay", "CalendarYear", "CASE_STATUSES", "Case", "CaseCounter", "Task", "WorkflowState",
-    "ROLES", "ApiToken", "Department", "User", "FormDefinition", "ProcessDefinition", "Timer",
+    "SUSPENSION_KINDS", "Extension", "SupervisionEvent", "Suspension", "ROLES", "ApiToken", "Department", "User", "FormDefinition", "ProcessDefinition", "Timer",
 ]

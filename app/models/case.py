@@ -30,7 +30,9 @@ class Case(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # 承诺时限 (else 法定)
+    statutory_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())  # 法定时限
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # clock stopped since
     audit_head: Mapped[str | None] = mapped_column(String(64))  # hash of the newest audit event
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")

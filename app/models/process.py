@@ -21,6 +21,7 @@ class ProcessDefinition(db.Model):
     bpmn_xml: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     model: Mapped[dict] = mapped_column(JSON)
+    catalog: Mapped[dict | None] = mapped_column(JSON)  # 事项目录 (processes/<key>.yaml)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

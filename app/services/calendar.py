@@ -191,10 +191,10 @@ def load(session: Session) -> WorkCalendar:
     return cal
 
 
-def engine_context(session: Session, now: datetime):
+def engine_context(cal: WorkCalendar, now: datetime):
     """Context for an engine call: the app's 'now' and this calendar's deadlines."""
     from .. import engine
-    return engine.run_context(now, load(session).deadline)
+    return engine.run_context(now, cal.deadline)
 
 
 def import_year(session: Session, *, year: int, holidays_list: list[date], workdays_list: list[date],

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput, NotFound
 from ..models import Case, CaseCounter, Task, WorkflowState
-from . import accounts, audit, calendar, forms, processes, projection
+from . import accounts, audit, calendar, deadlines, forms, processes, projection
 from .clock import local
 
 
@@ -37,8 +37,9 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
         schema = form.schema if form else None
     clean = forms.validate_data(schema, data)
     parsed = processes.runnable(session, definition)
+    cal = calendar.load(session)
     try:
-        with calendar.engine_context(session, now):
+        with calendar.engine_context(cal, now):
             result = engine.start(parsed, clean)
     except engine.EngineError as exc:
         raise InvalidInput(exc.message, {"element_id": exc.element_id}) from None
@@ -46,9 +47,12 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
                 process_key=definition.key, status="running", applicant_name=applicant["name"],
                 applicant_id_number=applicant["id_number"], applicant_phone=applicant["phone"],
                 data=clean, created_by_id=actor_id, created_at=now, updated_at=now)
+    case.deadline, case.statutory_deadline = deadlines.case_deadlines(cal, definition.catalog, now)
+    case.deadline = case.deadline or case.statutory_deadline
     session.add(case)
     session.flush()
-    projection.apply_step(session, case, result, None, accounts.department_lookup(session), now)
+    projection.apply_step(session, case, result, None, accounts.department_lookup(session), now,
+                          deadlines.due_function(cal, definition.catalog))
     audit.record(session, action="case.started", at=now, actor_id=actor_id, case_id=case.id,
                  object_type="case", object_id=case.case_no,
                  after={"process_key": definition.key, "version": definition.version, "data": clean})

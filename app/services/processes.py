@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import ProcessDefinition
-from . import accounts, audit, forms
+from . import accounts, audit, catalog, forms
 
 _cache: dict[str, engine.ParsedProcess] = {}
 _cache_lock = threading.Lock()
@@ -42,20 +42,31 @@ def _latest_called(session: Session, xml: bytes) -> list[ProcessDefinition]:
     return [d for d in latest_versions(session) if f'calledElement="{d.key}"' in text]
 
 
+def _catalog(session: Session, text: str | None, parsed: engine.ParsedProcess) -> dict | None:
+    if text is None:
+        return None
+    departments = set(accounts.department_lookup(session))
+    return catalog.parse(text, process_key=parsed.model.process_key, departments=departments,
+                         task_ids={t.element_id for t in parsed.model.user_tasks})
+
+
 def deploy(session: Session, xml: bytes, *, filename: str, actor_id: int | None,
-           now: datetime, skip_if_unchanged: bool = False) -> ProcessDefinition:
-    """Validate and store a new version; nothing is stored if validation fails."""
+           now: datetime, catalog_text: str | None = None,
+           skip_if_unchanged: bool = False) -> ProcessDefinition:
+    """Validate and store a new version (BPMN plus its optional catalog); nothing is stored on failure."""
     if not xml:
         raise InvalidInput("文件为空")
     parsed = _parse(session, xml, filename)
+    matters = _catalog(session, catalog_text, parsed)
     key = parsed.model.process_key
     current = latest(session, key)
-    if skip_if_unchanged and current is not None and current.sha256 == parsed.sha256:
+    if (skip_if_unchanged and current is not None and current.sha256 == parsed.sha256
+            and current.catalog == matters):
         return current
     definition = ProcessDefinition(
         key=key, version=(current.version + 1) if current else 1, name=parsed.model.name,
         bpmn_xml=xml.decode("utf-8"), sha256=parsed.sha256, model=parsed.model.to_dict(),
-        deployed_by_id=actor_id, deployed_at=now)
+        catalog=matters, deployed_by_id=actor_id, deployed_at=now)
     session.add(definition)
     session.flush()
     with _cache_lock:
@@ -74,16 +85,20 @@ def deploy_folder(session: Session, folder: Path, *, actor_id: int | None, now: 
     while pending:
         progress = False
         for path in list(pending):
+            catalog_path = path.with_suffix(".yaml")
+            text = catalog_path.read_text(encoding="utf-8") if catalog_path.exists() else None
             try:
-                deployed.append(deploy(session, path.read_bytes(), filename=path.name,
-                                       actor_id=actor_id, now=now, skip_if_unchanged=True))
+                deployed.append(deploy(session, path.read_bytes(), filename=path.name, actor_id=actor_id,
+                                       now=now, catalog_text=text, skip_if_unchanged=True))
             except ProcessRejected:
                 continue  # may depend on a file not yet deployed; retried below
             pending.remove(path)
             progress = True
         if not progress:
             # deploy the first failing file again to surface its error
-            deploy(session, pending[0].read_bytes(), filename=pending[0].name, actor_id=actor_id, now=now)
+            first = pending[0]
+            text = first.with_suffix(".yaml").read_text(encoding="utf-8") if first.with_suffix(".yaml").exists() else None
+            deploy(session, first.read_bytes(), filename=first.name, actor_id=actor_id, now=now, catalog_text=text)
     return deployed
 
 

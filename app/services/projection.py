@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..models import Case, Department, Task, Timer, WorkflowState
+
+DueFunction = Callable[[str, datetime], "datetime | None"]
 
 
 def _dumps(state: dict[str, Any]) -> str:
@@ -30,7 +33,8 @@ def save_state(session: Session, case: Case, result: engine.StepResult,
 
 
 def sync_tasks(session: Session, case: Case, result: engine.StepResult,
-               departments: dict[str, Department], now: datetime) -> list[Task]:
+               departments: dict[str, Department], now: datetime,
+               due_for: DueFunction | None = None) -> list[Task]:
     """Upsert task rows; returns the tasks that became ready in this step."""
     known = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id)).scalars()}
     new_ready: list[Task] = []
@@ -42,7 +46,8 @@ def sync_tasks(session: Session, case: Case, result: engine.StepResult,
             dept = departments.get(snap.lane or "")
             row = Task(id=snap.task_id, case_id=case.id, element_id=snap.element_id, name=snap.name,
                        lane=snap.lane, department_id=dept.id if dept else None,
-                       form_key=snap.form_key, state=snap.state, created_at=now)
+                       form_key=snap.form_key, state=snap.state, created_at=now,
+                       due_at=due_for(snap.element_id, now) if due_for else None)
             session.add(row)
             if snap.state == "ready":
                 new_ready.append(row)
@@ -69,9 +74,9 @@ def sync_timers(session: Session, case: Case, result: engine.StepResult) -> None
 
 def apply_step(session: Session, case: Case, result: engine.StepResult,
                state_row: WorkflowState | None, departments: dict[str, Department],
-               now: datetime) -> list[Task]:
+               now: datetime, due_for: DueFunction | None = None) -> list[Task]:
     save_state(session, case, result, state_row)
-    ready = sync_tasks(session, case, result, departments, now)
+    ready = sync_tasks(session, case, result, departments, now, due_for)
     sync_timers(session, case, result)
     case.updated_at = now
     if result.status == "completed" and case.status == "running":

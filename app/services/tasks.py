@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Case, Task, User
-from . import accounts, audit, calendar, cases, forms, processes, projection
+from . import accounts, audit, calendar, cases, deadlines, forms, processes, projection
 
 
 def inbox(session: Session, user: User, *, state: str | None = "ready", limit: int = 100,
@@ -56,8 +56,9 @@ def complete_task(session: Session, *, task_id: str, user: User, data: Any, now:
     state_row = cases.state_of(session, task.case_id, for_update=True)
     case = session.get(Case, task.case_id, populate_existing=True)
     parsed = processes.runnable(session, case.definition)
+    cal = calendar.load(session)
     try:
-        with calendar.engine_context(session, now):
+        with calendar.engine_context(cal, now):
             result = engine.complete(parsed, state_row.state, task.id, clean)
     except (engine.TaskNotReady, engine.UnknownTask):
         raise Conflict("任务已办理或已取消") from None
@@ -69,7 +70,8 @@ def complete_task(session: Session, *, task_id: str, user: User, data: Any, now:
     task.completed_at = now
     task.data = clean
     case.data = {**case.data, **clean}
-    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now)
+    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now,
+                          deadlines.due_function(cal, case.definition.catalog))
     audit.record(session, action="task.completed", at=now, actor_id=user.id, case_id=case.id,
                  object_type="task", object_id=task.id, before=before,
                  after={"state": "completed", "element_id": task.element_id, "data": clean,

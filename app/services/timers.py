@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..models import Case, Timer
-from . import accounts, audit, calendar, cases, processes, projection
+from . import accounts, audit, calendar, cases, deadlines, processes, projection
 
 log = logging.getLogger(__name__)
 
 
 def due_case_ids(session: Session, now: datetime, limit: int = 100) -> list[int]:
-    query = (select(Timer.case_id).where(Timer.fired_at.is_(None), Timer.due_at <= now)
+    query = (select(Timer.case_id).join(Case, Case.id == Timer.case_id)
+             .where(Timer.fired_at.is_(None), Timer.due_at <= now, Case.suspended_at.is_(None))
              .order_by(Timer.due_at).limit(limit))
     return list(dict.fromkeys(session.execute(query).scalars()))
 
@@ -26,11 +27,12 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
     case = session.get(Case, case_id, populate_existing=True)
     due = list(session.execute(select(Timer).where(
         Timer.case_id == case_id, Timer.fired_at.is_(None), Timer.due_at <= now)).scalars())
-    if not due or case.status != "running":
-        return 0
+    if not due or case.status != "running" or case.suspended_at is not None:
+        return 0  # a suspended case's timers are moved on resume, not fired
     parsed = processes.runnable(session, case.definition)
+    cal = calendar.load(session)
     try:
-        with calendar.engine_context(session, now):
+        with calendar.engine_context(cal, now):
             result = engine.fire_due_timers(parsed, state_row.state)
     except engine.EngineError as exc:
         log.error("timer on case %s failed: %s", case.case_no, exc.message)
@@ -40,6 +42,7 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
         audit.record(session, action="timer.fired", at=now, actor_id=None, case_id=case_id,
                      object_type="timer", object_id=timer.id,
                      after={"element_id": timer.element_id, "due_at": timer.due_at.isoformat()})
-    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now)
+    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now,
+                          deadlines.due_function(cal, case.definition.catalog))
     session.flush()
     return len(due)

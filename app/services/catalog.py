@@ -1,0 +1,143 @@
+"""Matter catalogs (事项目录): the YAML file beside each BPMN.
+
+A catalog names the service's matters, which department and task each belongs
+to, their materials and their time limits (承诺时限 / 法定时限). It is validated on
+deploy; every problem names the line of the file it is on.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ..errors import InvalidInput
+from .calendar import UNITS
+
+_LINE = "__line__"
+KINDS = ("promised", "immediate")  # 承诺件 / 即办件
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    mapping[_LINE] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, where: dict | None, message: str) -> None:
+        line = where.get(_LINE) if isinstance(where, dict) else None
+        self.problems.append(f"第 {line} 行：{message}" if line else message)
+
+    def limit(self, owner: dict, key: str, value: Any) -> None:
+        if not isinstance(value, dict):
+            self.fail(owner, f"{key} 必须写成 {{amount: 数量, unit: 单位}}")
+            return
+        amount, unit = value.get("amount"), value.get("unit")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= 3650:
+            self.fail(value, f"{key}.amount 必须是 0 到 3650 的整数")
+        if unit not in UNITS:
+            self.fail(value, f"{key}.unit 必须是 {'、'.join(UNITS)} 之一")
+
+    def limits(self, owner: dict) -> None:
+        limits = owner.get("limits", {})
+        if not isinstance(limits, dict):
+            self.fail(owner, "limits 必须是映射")
+            return
+        for key in ("promised", "statutory", "extension_cap"):
+            if key in limits:
+                self.limit(limits, key, limits[key])
+        unknown = set(limits) - {"promised", "statutory", "extension_cap", _LINE}
+        if unknown:
+            self.fail(limits, f"limits 中有未知的键：{', '.join(sorted(unknown))}")
+
+    def material(self, material: Any) -> None:
+        if not isinstance(material, dict):
+            self.fail(None, "materials 的每一项必须是映射")
+            return
+        for key in ("code", "name"):
+            if not isinstance(material.get(key), str) or not material.get(key):
+                self.fail(material, f"材料缺少 {key}")
+        if material.get("deficiency_allowed") and material.get("primary"):
+            self.fail(material, f"材料“{material.get('name')}”是主要材料，不能容缺")
+        types = material.get("file_types", [])
+        if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            self.fail(material, "file_types 必须是扩展名列表")
+
+    def matter(self, matter: Any, tasks: set[str] | None, departments: set[str] | None,
+               codes: set[str]) -> None:
+        if not isinstance(matter, dict):
+            self.fail(None, "matters 的每一项必须是映射")
+            return
+        for key in ("code", "name", "department"):
+            if not isinstance(matter.get(key), str) or not matter.get(key):
+                self.fail(matter, f"事项缺少 {key}")
+        if matter.get("code") in codes:
+            self.fail(matter, f"事项编码 {matter.get('code')} 重复")
+        codes.add(matter.get("code"))
+        if departments is not None and matter.get("department") not in departments:
+            self.fail(matter, f"部门“{matter.get('department')}”不存在")
+        if tasks is not None and matter.get("task") is not None and matter.get("task") not in tasks:
+            self.fail(matter, f"流程中没有用户任务“{matter.get('task')}”")
+        if matter.get("kind", "promised") not in KINDS:
+            self.fail(matter, f"kind 必须是 {' 或 '.join(KINDS)}")
+        self.limits(matter)
+        materials = matter.get("materials", [])
+        if not isinstance(materials, list):
+            self.fail(matter, "materials 必须是列表")
+            return
+        for material in materials:  # a code may recur across matters: 一套材料, asked once
+            self.material(material)
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != _LINE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def parse(text: str, *, process_key: str | None = None, task_ids: set[str] | None = None,
+          departments: set[str] | None = None) -> dict[str, Any]:
+    """Parse and validate a catalog; raises InvalidInput listing every problem with its line."""
+    try:
+        raw = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行：" if mark else ""
+        raise InvalidInput("事项目录不是有效的 YAML", [f"{where}{getattr(exc, 'problem', exc)}"]) from None
+    check = _Checker()
+    if not isinstance(raw, dict):
+        raise InvalidInput("事项目录无效", ["顶层必须是映射"])
+    if process_key is not None and raw.get("service") != process_key:
+        check.fail(raw, f"service 必须与流程 id “{process_key}” 一致")
+    if not isinstance(raw.get("name"), str):
+        check.fail(raw, "缺少 name")
+    check.limits(raw)
+    matters = raw.get("matters", [])
+    if not isinstance(matters, list):
+        check.fail(raw, "matters 必须是列表")
+        matters = []
+    codes: set[str] = set()
+    for matter in matters:
+        check.matter(matter, task_ids, departments, codes)
+    if check.problems:
+        raise InvalidInput("事项目录校验未通过", check.problems)
+    return _strip(raw)
+
+
+def matter_for_task(catalog: dict[str, Any] | None, element_id: str) -> dict[str, Any] | None:
+    for matter in (catalog or {}).get("matters", []):
+        if matter.get("task") == element_id:
+            return matter
+    return None
