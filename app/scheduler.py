@@ -7,7 +7,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from .extensions import db
-from .services import clock, timers
+from .services import clock, supervision, timers
 from .services.uow import run_use_case
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,19 @@ def fire_due_timers(app: Flask) -> int:
     return fired
 
 
+def scan_supervision(app: Flask) -> int:
+    with app.app_context():
+        try:
+            return run_use_case(db.session, lambda: supervision.scan(db.session, clock.now()))
+        finally:
+            db.session.remove()
+
+
 def init_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
     scheduler.add_job(fire_due_timers, "interval", seconds=1, args=[app], id="fire_due_timers",
+                      max_instances=1, coalesce=True)
+    scheduler.add_job(scan_supervision, "interval", seconds=60, args=[app], id="scan_supervision",
                       max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler

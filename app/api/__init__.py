@@ -3,12 +3,12 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from ..extensions import api, db
-from . import admin, auth, calendar, cases, forms, processes, tasks
+from . import admin, auth, calendar, cases, forms, processes, supervision, tasks
 
 
 def init_api(app: Flask) -> None:
     api.init_app(app)
-    for module in (auth, admin, processes, forms, cases, tasks, calendar):
+    for module in (auth, admin, processes, forms, cases, tasks, calendar, supervision):
         api.register_blueprint(module.blp)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]

@@ -35,7 +35,7 @@ class Case(db.Model):
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # clock stopped since
     audit_head: Mapped[str | None] = mapped_column(String(64))  # hash of the newest audit event
 
-    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    definition: Mapped[ProcessDefinition] = relationship(lazy="select")
 
 
 class WorkflowState(db.Model):

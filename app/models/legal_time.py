@@ -59,3 +59,5 @@ class SupervisionEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(Text, default="")
+    # automatic events fire once per task (or case) and kind; manual 督办 leave it empty
+    dedupe_key: Mapped[str | None] = mapped_column(String(96), unique=True)

@@ -18,7 +18,7 @@ class ProcessDefinition(db.Model):
     key: Mapped[str] = mapped_column(String(128), index=True)
     version: Mapped[int]
     name: Mapped[str] = mapped_column(String(255))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # loaded only when parsing
     sha256: Mapped[str] = mapped_column(String(64))
     model: Mapped[dict] = mapped_column(JSON)
     catalog: Mapped[dict | None] = mapped_column(JSON)  # 事项目录 (processes/<key>.yaml)

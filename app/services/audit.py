@@ -3,8 +3,8 @@
 Events of a case form a hash chain: each event's hash covers its content and the
 previous event's hash, and the case keeps the newest hash. Changing, removing or
 re-ordering any event, including the last, breaks the chain (see :func:`verify`).
-Callers that record case events hold the case's workflow-state lock, so a
-chain never forks.
+Recording a case event locks the case row (PostgreSQL) and re-reads the head,
+so two writers never fork a chain.
 """
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ def record(session: Session, *, action: str, at: datetime, actor_id: int | None,
                        object_type=object_type,
                        object_id=str(object_id) if object_id is not None else None,
                        before=before, after=after)
-    case = session.get(Case, case_id) if case_id is not None else None
+    case = None
+    if case_id is not None:
+        # lock the case row and read its chain head fresh, so concurrent writers never fork the chain
+        session.flush()
+        case = session.get(Case, case_id, with_for_update=True, populate_existing=True)
     event.prev_hash = case.audit_head if case is not None else None
     event.hash = _digest(event.prev_hash, event)
     if case is not None:

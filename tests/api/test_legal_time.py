@@ -109,3 +109,30 @@ def test_a_broken_catalog_is_refused_naming_lines(api):
     assert resp.status_code == 422
     text = str(resp.body)
     assert "第 5 行" in text and "第 9 行" in text and "nope" in text
+
+
+def test_supervision_scan_reminds_supervises_and_escalates_once_each(api, app, manual_clock):
+    from app.scheduler import scan_supervision
+    assert deploy_with_catalog(api).status_code == 201
+    clerk = api.as_user("window_clerk")
+    no = clerk.post("/api/v1/cases", json={"process_key": "parallel_demo", "applicant": APPLICANT}).body["case_no"]
+    assert scan_supervision(app) == 0                     # green: nothing to say
+    manual_clock.set(at(10, 10, 12))                      # task yellow
+    assert scan_supervision(app) == 1
+    assert scan_supervision(app) == 0                     # once only
+    manual_clock.set(at(10, 10, 17, 30))                  # task red
+    assert scan_supervision(app) == 1
+    manual_clock.set(at(10, 15, 9))                       # 2 working days later: escalate
+    assert scan_supervision(app) == 1
+    manager = api.as_user("manager")
+    events = manager.get("/api/v1/supervision/events").body
+    assert [(e["kind"], e["reason"]) for e in reversed(events)] == [
+        ("remind", "即将超期"), ("supervise", "超期未办结"), ("escalate", "超期未办结")]
+    assert all(e["case_no"] == no for e in events)
+    # the department sees its own events; another department sees none
+    assert len(api.as_user("window_clerk").get("/api/v1/supervision/events").body) == 3
+    assert api.as_user("tax_approver").get("/api/v1/supervision/events").body == []
+    # a manager's manual 督办
+    resp = manager.post(f"/api/v1/supervision/cases/{no}/supervise", json={"note": "请今日内办结"})
+    assert resp.status_code == 201 and resp.body["kind_name"] == "督办"
+    assert clerk.post(f"/api/v1/supervision/cases/{no}/supervise", json={"note": "x"}).status_code in (401, 403)
