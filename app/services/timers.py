@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import engine
-from ..models import Case, Timer
+from ..models import Case, Timer, WorkflowState
 from . import accounts, audit, calendar, cases, deadlines, processes, projection
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,11 @@ def due_case_ids(session: Session, now: datetime, limit: int = 100) -> list[int]
 
 def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
     """Let the engine fire whatever is due on one case; returns timers fired."""
-    state_row = cases.state_of(session, case_id, for_update=True)
+    # another scheduler working this case skips it (PostgreSQL); SQLite serialises writers anyway
+    state_row = session.execute(select(WorkflowState).where(WorkflowState.case_id == case_id)
+                                .with_for_update(skip_locked=True)).scalar_one_or_none()
+    if state_row is None:
+        return 0
     case = session.get(Case, case_id, populate_existing=True)
     due = list(session.execute(select(Timer).where(
         Timer.case_id == case_id, Timer.fired_at.is_(None), Timer.due_at <= now)).scalars())
