@@ -159,13 +159,33 @@ def _check_tree(tree: ast.AST, allowed: tuple[type, ...]) -> None:
                 raise SandboxError("格式宽度过大")
 
 
+MAX_SOURCE = 20_000
+MAX_AST_DEPTH = 60
+
+
+def _parse(source: str, mode: str, what: str) -> ast.AST:
+    if len(source) > MAX_SOURCE:
+        raise SandboxError(f"{what}过长", f"超过 {MAX_SOURCE} 个字符")
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError as exc:
+        where = f"第 {exc.lineno} 行：" if mode == "exec" and exc.lineno else ""
+        raise SandboxError(f"{what}语法错误", f"{where}{exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise SandboxError(f"{what}嵌套过深或过于复杂") from None
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_AST_DEPTH:
+            raise SandboxError(f"{what}嵌套过深", f"超过 {MAX_AST_DEPTH} 层")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
+
+
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> ast.Expression:
     """Parse and vet an expression; raises :class:`SandboxError`."""
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise SandboxError("表达式语法错误", exc.msg) from None
+    tree = _parse(source.strip(), "eval", "表达式")
     _check_tree(tree, _EXPR_NODES)
     return tree
 
@@ -173,10 +193,7 @@ def compile_expression(source: str) -> ast.Expression:
 @lru_cache(maxsize=1024)
 def compile_script(source: str) -> ast.Module:
     """Parse and vet a script; raises :class:`SandboxError`."""
-    try:
-        tree = ast.parse(source, mode="exec")
-    except SyntaxError as exc:
-        raise SandboxError("脚本语法错误", f"第 {exc.lineno} 行：{exc.msg}") from None
+    tree = _parse(source, "exec", "脚本")
     _check_tree(tree, _EXPR_NODES + _STMT_NODES)
     return tree
 
