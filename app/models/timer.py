@@ -20,3 +20,4 @@ class Timer(db.Model):
     name: Mapped[str] = mapped_column(String(255))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))  # set: not retried

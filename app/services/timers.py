@@ -8,15 +8,39 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import engine
-from ..models import Case, Timer, WorkflowState
+from ..models import Case, Incident, Timer, WorkflowState
 from . import accounts, audit, calendar, cases, deadlines, processes, projection
 
 log = logging.getLogger(__name__)
 
 
+class TimerFailed(Exception):
+    def __init__(self, case_id: int, error: engine.EngineError):
+        super().__init__(error.message)
+        self.case_id = case_id
+        self.error = error
+
+
+def record_incident(session: Session, failure: TimerFailed, now: datetime) -> Incident:
+    """Park the failing timers of a case behind an incident, so they are not retried every second."""
+    incident = Incident(case_id=failure.case_id, element_id=failure.error.element_id, source="timer",
+                        message=failure.error.message, created_at=now)
+    session.add(incident)
+    session.flush()
+    for timer in session.execute(select(Timer).where(
+            Timer.case_id == failure.case_id, Timer.fired_at.is_(None), Timer.incident_id.is_(None),
+            Timer.due_at <= now)).scalars():
+        timer.incident_id = incident.id
+    audit.record(session, action="incident.opened", at=now, actor_id=None, case_id=failure.case_id,
+                 object_type="incident", object_id=incident.id,
+                 after={"element_id": incident.element_id, "message": incident.message})
+    return incident
+
+
 def due_case_ids(session: Session, now: datetime, limit: int = 100) -> list[int]:
     query = (select(Timer.case_id).join(Case, Case.id == Timer.case_id)
-             .where(Timer.fired_at.is_(None), Timer.due_at <= now, Case.suspended_at.is_(None))
+             .where(Timer.fired_at.is_(None), Timer.incident_id.is_(None), Timer.due_at <= now,
+                    Case.suspended_at.is_(None))
              .order_by(Timer.due_at).limit(limit))
     return list(dict.fromkeys(session.execute(query).scalars()))
 
@@ -30,7 +54,8 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
         return 0
     case = session.get(Case, case_id, populate_existing=True)
     due = list(session.execute(select(Timer).where(
-        Timer.case_id == case_id, Timer.fired_at.is_(None), Timer.due_at <= now)).scalars())
+        Timer.case_id == case_id, Timer.fired_at.is_(None), Timer.incident_id.is_(None),
+        Timer.due_at <= now)).scalars())
     if not due or case.status != "running" or case.suspended_at is not None:
         return 0  # a suspended case's timers are moved on resume, not fired
     parsed = processes.runnable(session, case.definition)
@@ -40,7 +65,7 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
             result = engine.fire_due_timers(parsed, state_row.state)
     except engine.EngineError as exc:
         log.error("timer on case %s failed: %s", case.case_no, exc.message)
-        raise
+        raise TimerFailed(case_id, exc) from None
     for timer in due:
         timer.fired_at = now
         audit.record(session, action="timer.fired", at=now, actor_id=None, case_id=case_id,

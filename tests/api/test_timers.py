@@ -76,3 +76,28 @@ def test_a_timer_missed_while_the_server_was_down_fires_on_the_next_run(api, app
     assert clerk.post(f"/api/v1/tasks/{remind['id']}/complete", json={"data": {}}).status_code == 200
     case = clerk.get(f"/api/v1/cases/{case_no}").body
     assert case["status"] == "completed"
+
+
+def test_a_failing_timer_path_opens_one_incident_and_is_not_retried(api, app, manual_clock):
+    from app.models import Incident
+    # the timer leads to a script that fails at run time (dividing by zero)
+    xml = XML.replace('<bpmn:endEvent id="end_expired" name="超期终止"/>',
+                      '<bpmn:scriptTask id="script_bad" name="坏脚本"><bpmn:script>x = 1 / 0</bpmn:script>'
+                      '</bpmn:scriptTask><bpmn:sequenceFlow id="f6" sourceRef="script_bad" targetRef="end_expired"/>'
+                      '<bpmn:endEvent id="end_expired" name="超期终止"/>') \
+        .replace('targetRef="end_expired"/>\n    <bpmn:endEvent id="end_expired"', 'targetRef="script_bad"/>\n    <bpmn:endEvent id="end_expired"') \
+        .replace('<bpmn:flowNodeRef>end_expired</bpmn:flowNodeRef>',
+                 '<bpmn:flowNodeRef>end_expired</bpmn:flowNodeRef><bpmn:flowNodeRef>script_bad</bpmn:flowNodeRef>')
+    xml = xml.replace('<bpmn:sequenceFlow id="f5" sourceRef="timer_expire" targetRef="end_expired"/>',
+                      '<bpmn:sequenceFlow id="f5" sourceRef="timer_expire" targetRef="script_bad"/>')
+    assert deploy(api, xml).status_code == 201
+    clerk = api.as_user("window_clerk")
+    case = clerk.post("/api/v1/cases", json={"process_key": "timer_escalation", "applicant": APPLICANT}).body
+    manual_clock.set(datetime(2025, 9, 30, 17, 1, tzinfo=LOCAL_TZ))  # both timers due; the expiry path fails
+    fire_due_timers(app)
+    fire_due_timers(app)  # no retry storm: the failing timers wait behind the incident
+    db.session.rollback()
+    incidents = db.session.execute(select(Incident).where(Incident.case_id == case["id"])).scalars().all()
+    assert len(incidents) == 1 and incidents[0].element_id == "script_bad"
+    assert "除" in incidents[0].message or "division" in incidents[0].message
+    assert all(t.incident_id == incidents[0].id for t in timers_of(case["id"]).values() if t.fired_at is None)
