@@ -56,3 +56,4 @@ class TestConfig(Config):
     SCHEDULER_ENABLED = False
     ADMIN_PASSWORD = "admin-test-pw"
     SQLITE_SYNCHRONOUS = "OFF"
+    CALENDAR_CACHE_SECONDS = 0.0  # each test has its own database

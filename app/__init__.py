@@ -40,7 +40,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from .extensions import db, migrate
 
     from .services import calendar
-    calendar.configure(app.config.get("OFFICE_HOURS"))
+    calendar.configure(app.config.get("OFFICE_HOURS"), app.config.get("CALENDAR_CACHE_SECONDS", 5.0))
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     with app.app_context():

@@ -56,4 +56,6 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def get(self):
         """当前用户"""
-        return g.user
+        me = g.user
+        return {"id": me.id, "username": me.username, "name": me.name, "roles": list(me.roles),
+                "department": me.department_code, "department_name": me.department_name}

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from ..errors import Forbidden
 from ..extensions import db
 from ..models import SUSPENSION_KINDS
-from ..services import audit, calendar, cases, clock, deadlines, legal_time
+from ..services import audit, calendar, cases, clock, deadlines, legal_time, processes
 from ..services.clock import local
 from ..services.uow import run_use_case
 from .auth import auth_required
@@ -22,7 +22,8 @@ def case_json(case, cal=None) -> dict:
     """The case as CaseSchema expects it (tasks included, in creation order)."""
     cal = cal or calendar.load(db.session)
     now = clock.now()
-    ratio = deadlines.warn_ratio(case.definition.catalog)
+    definition = processes.deployed(db.session, case.process_definition_id)
+    ratio = deadlines.warn_ratio(definition.catalog)
     clock_now = case.suspended_at or now  # a suspended case's light stands still
     return {
         "light": deadlines.light(cal, case.created_at, case.deadline, clock_now, ratio),
@@ -30,7 +31,7 @@ def case_json(case, cal=None) -> dict:
         "deadline_estimated": bool(case.deadline and cal.is_estimated(local(case.deadline).year)),
         "suspended": case.suspended_at is not None,
         "id": case.id, "case_no": case.case_no, "process_key": case.process_key,
-        "process_version": case.definition.version, "service_name": case.definition.name,
+        "process_version": definition.version, "service_name": definition.name,
         "status": case.status, "data": case.data, "end_event": case.end_event,
         "applicant": {"name": case.applicant_name, "id_number": case.applicant_id_number,
                       "phone": case.applicant_phone},
@@ -64,7 +65,11 @@ class Cases(MethodView):
     @blp.response(200, CaseSummarySchema(many=True))
     def get(self, args):
         """办件列表（最新在前）"""
-        return cases.list_cases(db.session, status=args.get("status"))
+        rows = cases.list_cases(db.session, status=args.get("status"))
+        return [{"id": c.id, "case_no": c.case_no, "process_key": c.process_key, "status": c.status,
+                 "service_name": processes.deployed(db.session, c.process_definition_id).name,
+                 "applicant_name": c.applicant_name, "created_at": c.created_at,
+                 "completed_at": c.completed_at, "deadline": c.deadline} for c in rows]
 
     @auth_required("clerk", "admin")
     @blp.arguments(CaseCreateSchema)

@@ -53,8 +53,10 @@ class UserSchema(Schema):
     id = fields.Integer()
     username = fields.String()
     name = fields.String()
-    department = fields.Function(lambda u: u.department.code if u.department else None)
-    department_name = fields.Function(lambda u: u.department.name if u.department else None)
+    department = fields.Function(lambda u: u["department"] if isinstance(u, dict) else (
+        u.department.code if u.department else None))
+    department_name = fields.Function(lambda u: u["department_name"] if isinstance(u, dict) else (
+        u.department.name if u.department else None))
     roles = fields.List(fields.String())
 
 
@@ -131,7 +133,7 @@ class CaseSummarySchema(Schema):
     id = fields.Integer()
     case_no = fields.String()
     process_key = fields.String()
-    service_name = fields.Function(lambda c: c.definition.name)
+    service_name = fields.String()
     status = fields.String()
     applicant_name = fields.String()
     created_at = LocalDateTime()

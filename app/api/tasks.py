@@ -38,5 +38,6 @@ class CompleteTask(MethodView):
         def use_case():
             task = tasks.complete_task(db.session, task_id=task_id, user=g.user,
                                        data=body["data"], now=clock.now())
-            return task_json(task, db.session.get(Case, task.case_id).case_no)
+            # built before the commit, while the case is still loaded
+            return task_json(task, db.session.get(Case, task.case_id).case_no, cal=None)
         return run_use_case(db.session, use_case)

@@ -136,6 +136,7 @@ def describe(root: etree._Element) -> ProcessModel:
         name=process.get("name") or process.get("id"),
         start_form_key=start.get(FORM_KEY) if start is not None else None,
         user_tasks=tasks, lanes=lanes, called_processes=called,
+        has_timers=next(root.iterfind(".//bpmn:timerEventDefinition", NS), None) is not None,
     )
 
 

@@ -25,6 +25,7 @@ class ProcessModel:
     user_tasks: tuple[UserTaskDef, ...]
     lanes: tuple[str, ...]
     called_processes: tuple[str, ...] = ()
+    has_timers: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class ProcessModel:
             "start_form_key": self.start_form_key,
             "lanes": list(self.lanes),
             "called_processes": list(self.called_processes),
+            "has_timers": self.has_timers,
             "user_tasks": [t.__dict__ for t in self.user_tasks],
         }
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -15,6 +16,28 @@ from ..models import ROLES, ApiToken, Department, User
 from . import audit
 
 _hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: a plain snapshot of the user, taken once per request."""
+
+    id: int
+    username: str
+    name: str
+    roles: tuple[str, ...]
+    department_id: int | None
+    department_code: str | None
+    department_name: str | None
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    @classmethod
+    def of(cls, user: User) -> "Actor":
+        dept = user.department
+        return cls(user.id, user.username, user.name, tuple(user.roles), user.department_id,
+                   dept.code if dept else None, dept.name if dept else None)
 # verified against when the user does not exist, so timing does not reveal it
 _DUMMY_HASH = _hasher.hash("binglian-no-such-user")
 MIN_PASSWORD_LENGTH = 8
@@ -146,11 +169,11 @@ def issue_token(session: Session, user: User, *, now: datetime, ttl: timedelta) 
     return token
 
 
-def user_for_token(session: Session, token: str, now: datetime) -> User:
+def user_for_token(session: Session, token: str, now: datetime) -> Actor:
     row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
         raise NotAuthenticated("未登录或登录已失效")
-    return row.user
+    return Actor.of(row.user)
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:

@@ -3,8 +3,8 @@
 Events of a case form a hash chain: each event's hash covers its content and the
 previous event's hash, and the case keeps the newest hash. Changing, removing or
 re-ordering any event, including the last, breaks the chain (see :func:`verify`).
-Recording a case event locks the case row (PostgreSQL) and re-reads the head,
-so two writers never fork a chain.
+Callers hold the case's workflow-state row lock while recording, so two
+writers never fork a chain.
 """
 from __future__ import annotations
 
@@ -30,18 +30,18 @@ def _digest(prev: str | None, event: AuditEvent) -> str:
 
 
 def record(session: Session, *, action: str, at: datetime, actor_id: int | None,
-           case_id: int | None = None, object_type: str | None = None,
+           case: Case | None = None, object_type: str | None = None,
            object_id: str | int | None = None, before: dict[str, Any] | None = None,
            after: dict[str, Any] | None = None) -> AuditEvent:
-    event = AuditEvent(action=action, at=at, actor_id=actor_id, case_id=case_id,
+    """Append an event; a case event extends the case's chain.
+
+    The caller must hold the case's workflow-state lock (every case use case takes it
+    first) and have the case freshly loaded, so the head it extends is current.
+    """
+    event = AuditEvent(action=action, at=at, actor_id=actor_id, case_id=case.id if case else None,
                        object_type=object_type,
                        object_id=str(object_id) if object_id is not None else None,
                        before=before, after=after)
-    case = None
-    if case_id is not None:
-        # lock the case row and read its chain head fresh, so concurrent writers never fork the chain
-        session.flush()
-        case = session.get(Case, case_id, with_for_update=True, populate_existing=True)
     event.prev_hash = case.audit_head if case is not None else None
     event.hash = _digest(event.prev_hash, event)
     if case is not None:

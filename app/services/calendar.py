@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from time import monotonic as _monotonic
 
 import holidays
 from sqlalchemy import select
@@ -176,14 +177,37 @@ class WorkCalendar:
 _office = OfficeHours()
 
 
-def configure(office_hours: str | None) -> None:
-    """Set the hall's office hours once at start-up (APP_OFFICE_HOURS)."""
-    global _office
+def configure(office_hours: str | None, cache_seconds: float = 5.0) -> None:
+    """Set the hall's office hours (APP_OFFICE_HOURS) and the override cache, once at start-up."""
+    global _office, CACHE_SECONDS
     _office = OfficeHours.parse(office_hours) if office_hours else OfficeHours()
+    CACHE_SECONDS = cache_seconds
+    invalidate()
+
+
+# Overrides change a few times a year; each process re-reads them at most every
+# few seconds (an import in this process clears the cache at once).
+CACHE_SECONDS = 5.0
+_cached: tuple[float, WorkCalendar] | None = None
 
 
 def load(session: Session) -> WorkCalendar:
-    """The calendar with the imported overrides (one small query each)."""
+    """The calendar with the imported overrides."""
+    global _cached
+    now = _monotonic()
+    if _cached is not None and now - _cached[0] < CACHE_SECONDS:
+        return _cached[1]
+    cal = _read(session)
+    _cached = (now, cal)
+    return cal
+
+
+def invalidate() -> None:
+    global _cached
+    _cached = None
+
+
+def _read(session: Session) -> WorkCalendar:
     cal = WorkCalendar(office=_office)
     for row in session.execute(select(CalendarDay)).scalars():
         (cal.holidays_override if row.kind == "holiday" else cal.workdays_override).add(row.day)
@@ -219,6 +243,7 @@ def import_year(session: Session, *, year: int, holidays_list: list[date], workd
     row = session.get(CalendarYear, year) or CalendarYear(year=year)
     row.source, row.imported_at, row.imported_by_id = source, now, actor_id
     session.add(row)
+    invalidate()
     audit.record(session, action="calendar.imported", at=now, actor_id=actor_id, object_type="calendar_year",
                  object_id=year, before={"days": len(existing)},
                  after={"holidays": [d.isoformat() for d in holidays_list],

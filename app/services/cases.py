@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput, NotFound
 from ..models import Case, CaseCounter, Task, WorkflowState
-from . import accounts, audit, calendar, deadlines, forms, processes, projection
+from . import audit, calendar, deadlines, forms, processes, projection
 from .clock import local
 
 
@@ -29,13 +29,8 @@ def next_case_no(session: Session, region_code: str, now: datetime) -> str:
 def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
                data: dict[str, Any], actor_id: int | None, region_code: str,
                now: datetime) -> Case:
-    definition = processes.get_latest(session, process_key)
-    start_form = definition.model.get("start_form_key")
-    schema = None
-    if start_form:
-        form = forms.latest(session, start_form)
-        schema = form.schema if form else None
-    clean = forms.validate_data(schema, data)
+    definition = processes.deployed(session, processes.get_latest(session, process_key).id)
+    clean = forms.validate_data(forms.for_definition(session, definition, definition.model.get("start_form_key")), data)
     parsed = processes.runnable(session, definition)
     cal = calendar.load(session)
     try:
@@ -51,9 +46,9 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
     case.deadline = case.deadline or case.statutory_deadline
     session.add(case)
     session.flush()
-    projection.apply_step(session, case, result, None, accounts.department_lookup(session), now,
+    projection.apply_step(session, case, result, None, definition, now,
                           deadlines.due_function(cal, definition.catalog))
-    audit.record(session, action="case.started", at=now, actor_id=actor_id, case_id=case.id,
+    audit.record(session, action="case.started", at=now, actor_id=actor_id, case=case,
                  object_type="case", object_id=case.case_no,
                  after={"process_key": definition.key, "version": definition.version, "data": clean})
     session.flush()

@@ -82,6 +82,16 @@ def latest(session: Session, key: str) -> FormDefinition | None:
                            .order_by(FormDefinition.version.desc()).limit(1)).scalar_one_or_none()
 
 
+def for_definition(session: Session, definition: Any, key: str | None) -> dict[str, Any] | None:
+    """The schema a deployed version uses for ``key`` (snapshotted at deploy; newest for older versions)."""
+    if not key:
+        return None
+    if key in definition.forms:
+        return definition.forms[key]
+    form = latest(session, key)
+    return form.schema if form else None
+
+
 def existing_keys(session: Session) -> set[str]:
     return set(session.execute(select(func.distinct(FormDefinition.key))).scalars())
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import Conflict, InvalidInput
 from ..models import SUSPENSION_KINDS, Case, Extension, Suspension, Task, Timer
-from . import accounts, audit, calendar, cases, processes, projection
+from . import audit, calendar, cases, processes, projection
 
 DEFAULT_EXTENSION_CAP = {"amount": 10, "unit": "workday"}  # 行政许可法第四十二条：可延长十日
 
@@ -38,7 +38,7 @@ def suspend(session: Session, *, case_no: str, kind: str, reason: str, notice: s
     session.add(row)
     case.suspended_at = now
     session.flush()
-    audit.record(session, action="case.suspended", at=now, actor_id=actor_id, case_id=case.id,
+    audit.record(session, action="case.suspended", at=now, actor_id=actor_id, case=case,
                  object_type="suspension", object_id=row.id,
                  after={"kind": kind, "kind_name": SUSPENSION_KINDS[kind], "reason": row.reason,
                         "notice": row.notice})
@@ -68,9 +68,10 @@ def resume(session: Session, *, case_no: str, actor_id: int, now: datetime) -> S
     pending = list(session.execute(select(Timer).where(Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars())
     if pending and minutes:
         moved = {t.id: shift(t.due_at).isoformat() for t in pending}
-        result = engine.move_timers(processes.runnable(session, case.definition), state_row.state, moved)
-        projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now)
-    audit.record(session, action="case.resumed", at=now, actor_id=actor_id, case_id=case.id,
+        definition = processes.deployed(session, case.process_definition_id)
+        result = engine.move_timers(processes.runnable(session, definition), state_row.state, moved)
+        projection.apply_step(session, case, result, state_row, definition, now)
+    audit.record(session, action="case.resumed", at=now, actor_id=actor_id, case=case,
                  object_type="suspension", object_id=row.id, before=before,
                  after={"paused_minutes": minutes, "deadline": _iso(case.deadline),
                         "statutory_deadline": _iso(case.statutory_deadline)})
@@ -89,7 +90,8 @@ def extend(session: Session, *, case_no: str, workdays: int, reason: str, approv
         raise InvalidInput("延长的工作日数必须大于 0", {"workdays": ["至少 1 个工作日"]})
     if not reason.strip():
         raise InvalidInput("请填写延期理由", {"reason": ["必填"]})
-    cap = ((case.definition.catalog or {}).get("limits", {}).get("extension_cap") or DEFAULT_EXTENSION_CAP)
+    catalog = processes.deployed(session, case.process_definition_id).catalog or {}
+    cap = catalog.get("limits", {}).get("extension_cap") or DEFAULT_EXTENSION_CAP
     used = session.execute(select(func.coalesce(func.sum(Extension.workdays), 0))
                            .where(Extension.case_id == case.id)).scalar_one()
     if used + workdays > cap["amount"]:
@@ -105,7 +107,7 @@ def extend(session: Session, *, case_no: str, workdays: int, reason: str, approv
                     approved_at=now)
     session.add(row)
     session.flush()
-    audit.record(session, action="case.extended", at=now, actor_id=approver_id, case_id=case.id,
+    audit.record(session, action="case.extended", at=now, actor_id=approver_id, case=case,
                  object_type="extension", object_id=row.id, before=before,
                  after={"workdays": workdays, "reason": row.reason, "deadline": _iso(case.deadline),
                         "statutory_deadline": _iso(case.statutory_deadline)})

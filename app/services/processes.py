@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +17,31 @@ from . import accounts, audit, catalog, forms
 
 _cache: dict[str, engine.ParsedProcess] = {}
 _cache_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A deployed version, immutable once stored, so it is cached per process forever."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    model: dict[str, Any]
+    catalog: dict[str, Any] | None
+    sha256: str
+
+    @property
+    def forms(self) -> dict[str, dict]:
+        """The form schemas as they were when this version was deployed."""
+        return self.model.get("forms", {})
+
+    @property
+    def lane_departments(self) -> dict[str, int]:
+        return self.model.get("lane_departments", {})
+
+
+_deployed: dict[tuple[str, int], Deployed] = {}
 
 
 class ProcessRejected(DomainError):
@@ -63,9 +90,14 @@ def deploy(session: Session, xml: bytes, *, filename: str, actor_id: int | None,
     if (skip_if_unchanged and current is not None and current.sha256 == parsed.sha256
             and current.catalog == matters):
         return current
+    model = parsed.model.to_dict()
+    departments = accounts.department_lookup(session)
+    model["lane_departments"] = {lane: departments[lane].id for lane in parsed.model.lanes if lane in departments}
+    keys = {t.form_key for t in parsed.model.user_tasks if t.form_key} | {parsed.model.start_form_key} - {None}
+    model["forms"] = {k: forms.latest(session, k).schema for k in sorted(keys)}
     definition = ProcessDefinition(
         key=key, version=(current.version + 1) if current else 1, name=parsed.model.name,
-        bpmn_xml=xml.decode("utf-8"), sha256=parsed.sha256, model=parsed.model.to_dict(),
+        bpmn_xml=xml.decode("utf-8"), sha256=parsed.sha256, model=model,
         catalog=matters, deployed_by_id=actor_id, deployed_at=now)
     session.add(definition)
     session.flush()
@@ -123,10 +155,25 @@ def get_latest(session: Session, key: str) -> ProcessDefinition:
     return definition
 
 
-def runnable(session: Session, definition: ProcessDefinition) -> engine.ParsedProcess:
+def deployed(session: Session, definition_id: int) -> Deployed:
+    """A deployed version; read once per process (versions never change once stored)."""
+    key = (str(session.get_bind().url), definition_id)  # ids are per database
+    found = _deployed.get(key)
+    if found is None:
+        row = session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound("流程版本不存在")
+        found = Deployed(row.id, row.key, row.version, row.name, row.model, row.catalog, row.sha256)
+        _deployed[key] = found
+    return found
+
+
+def runnable(session: Session, definition: ProcessDefinition | Deployed) -> engine.ParsedProcess:
     """The parsed spec of a deployed version (parsed once per process and worker)."""
     parsed = _cache.get(definition.sha256)
     if parsed is None:
+        if isinstance(definition, Deployed):
+            definition = session.get(ProcessDefinition, definition.id)
         libraries = [d.bpmn_xml.encode() for d in latest_versions(session)
                      if d.key in definition.model.get("called_processes", [])]
         parsed = engine.parse_process(definition.bpmn_xml.encode(), f"{definition.key}.bpmn",

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import engine
-from ..models import Case, Department, Task, Timer, WorkflowState
+from ..models import Case, Task, Timer, WorkflowState
+from . import accounts, processes
 
 DueFunction = Callable[[str, datetime], "datetime | None"]
 
@@ -33,19 +34,19 @@ def save_state(session: Session, case: Case, result: engine.StepResult,
 
 
 def sync_tasks(session: Session, case: Case, result: engine.StepResult,
-               departments: dict[str, Department], now: datetime,
+               lane_departments: dict[str, int], now: datetime,
                due_for: DueFunction | None = None) -> list[Task]:
     """Upsert task rows; returns the tasks that became ready in this step."""
-    known = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id)).scalars()}
+    with session.no_autoflush:  # the case's own changes are flushed once, later
+        known = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id)).scalars()}
     new_ready: list[Task] = []
     for snap in result.tasks:
         row = known.get(snap.task_id)
         if row is None:
             if snap.state == "cancelled":
                 continue  # predicted but never offered to anybody
-            dept = departments.get(snap.lane or "")
             row = Task(id=snap.task_id, case_id=case.id, element_id=snap.element_id, name=snap.name,
-                       lane=snap.lane, department_id=dept.id if dept else None,
+                       lane=snap.lane, department_id=lane_departments.get(snap.lane or ""),
                        form_key=snap.form_key, state=snap.state, created_at=now,
                        due_at=due_for(snap.element_id, now) if due_for else None)
             session.add(row)
@@ -72,12 +73,19 @@ def sync_timers(session: Session, case: Case, result: engine.StepResult) -> None
                               name=pending.name, due_at=due))
 
 
+def lane_departments(session: Session, definition: "processes.Deployed") -> dict[str, int]:
+    if "lane_departments" in definition.model:
+        return definition.lane_departments
+    return {name: dept.id for name, dept in accounts.department_lookup(session).items()}  # older versions
+
+
 def apply_step(session: Session, case: Case, result: engine.StepResult,
-               state_row: WorkflowState | None, departments: dict[str, Department],
+               state_row: WorkflowState | None, definition: "processes.Deployed",
                now: datetime, due_for: DueFunction | None = None) -> list[Task]:
     save_state(session, case, result, state_row)
-    ready = sync_tasks(session, case, result, departments, now, due_for)
-    sync_timers(session, case, result)
+    ready = sync_tasks(session, case, result, lane_departments(session, definition), now, due_for)
+    if definition.model.get("has_timers", True):
+        sync_timers(session, case, result)
     case.updated_at = now
     if result.status == "completed" and case.status == "running":
         case.status = "completed"

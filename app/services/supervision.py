@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict
 from ..models import Case, SupervisionEvent, Task
-from . import audit, calendar, deadlines
+from . import audit, calendar, cases, deadlines, processes
 
 KIND_NAMES = {"remind": "催办", "supervise": "督办", "escalate": "升级问责"}
 
 
-def _settings(case: Case) -> tuple[float, int, str | None]:
-    catalog = case.definition.catalog or {}
+def _settings(session: Session, case: Case) -> tuple[float, int, str | None]:
+    catalog = processes.deployed(session, case.process_definition_id).catalog or {}
     cfg = catalog.get("supervision", {})
     return (deadlines.warn_ratio(catalog), int(cfg.get("escalate_after_workdays", 2)),
             catalog.get("intake_task"))
@@ -53,7 +53,9 @@ def _add(session: Session, *, key: str, case: Case, task: Task | None, kind: str
                                          reason=reason, created_at=now, note="", dedupe_key=key))
     except IntegrityError:
         return False  # another scheduler wrote it first
-    audit.record(session, action=f"supervision.{kind}", at=now, actor_id=None, case_id=case.id,
+    cases.state_of(session, case.id, for_update=True)  # the audit chain needs the case lock
+    session.refresh(case)
+    audit.record(session, action=f"supervision.{kind}", at=now, actor_id=None, case=case,
                  object_type="task" if task else "case", object_id=task.id if task else case.case_no,
                  after={"kind": KIND_NAMES[kind], "reason": reason})
     return True
@@ -68,7 +70,7 @@ def scan(session: Session, now: datetime) -> int:
         .where(Task.state == "ready", Task.due_at.is_not(None), Case.status == "running",
                Case.suspended_at.is_(None))).all()
     for task, case in open_tasks:
-        ratio, escalate_after, intake = _settings(case)
+        ratio, escalate_after, intake = _settings(session, case)
         light = deadlines.light(cal, task.created_at, task.due_at, now, ratio)
         for kind in _events_due(cal, light, task.due_at, now, escalate_after):
             reason = "即将超期" if kind == "remind" and light == "yellow" else (
@@ -78,7 +80,7 @@ def scan(session: Session, now: datetime) -> int:
     late_cases = session.execute(select(Case).where(
         Case.status == "running", Case.deadline.is_not(None), Case.suspended_at.is_(None))).scalars()
     for case in late_cases:
-        ratio, escalate_after, _ = _settings(case)
+        ratio, escalate_after, _ = _settings(session, case)
         light = deadlines.light(cal, case.created_at, case.deadline, now, ratio)
         for kind in _events_due(cal, light, case.deadline, now, escalate_after):
             written += _add(session, key=f"case:{case.id}:{kind}", case=case, task=None, kind=kind,
@@ -91,11 +93,13 @@ def supervise_manually(session: Session, *, case: Case, note: str, actor_id: int
     """A manager's 督办 on a case, from the dashboard."""
     if case.status != "running":
         raise Conflict("办件已办结，无需督办")
+    cases.state_of(session, case.id, for_update=True)
+    session.refresh(case)
     event = SupervisionEvent(case_id=case.id, kind="supervise", reason="人工督办", created_at=now,
                              created_by_id=actor_id, note=note.strip())
     session.add(event)
     session.flush()
-    audit.record(session, action="supervision.supervise", at=now, actor_id=actor_id, case_id=case.id,
+    audit.record(session, action="supervision.supervise", at=now, actor_id=actor_id, case=case,
                  object_type="case", object_id=case.case_no, after={"kind": "督办", "note": event.note})
     return event
 

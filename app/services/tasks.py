@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..models import Case, Task, User
-from . import accounts, audit, calendar, cases, deadlines, forms, processes, projection
+from ..models import Case, Task
+from .accounts import Actor
+from . import audit, calendar, cases, deadlines, forms, processes, projection
 
 
-def inbox(session: Session, user: User, *, state: str | None = "ready", limit: int = 100,
+def inbox(session: Session, user: Actor, *, state: str | None = "ready", limit: int = 100,
           offset: int = 0) -> list[tuple[Task, str]]:
     """Tasks the user may work, with their case numbers, soonest deadline first."""
     query = select(Task, Case.case_no).join(Case, Case.id == Task.case_id)
@@ -27,7 +28,7 @@ def inbox(session: Session, user: User, *, state: str | None = "ready", limit: i
     return [(t, no) for t, no in session.execute(query.limit(limit).offset(offset)).all()]
 
 
-def may_work(user: User, task: Task) -> bool:
+def may_work(user: Actor, task: Task) -> bool:
     return user.has_role("approver", "clerk") and user.department_id is not None \
         and task.department_id == user.department_id
 
@@ -39,23 +40,19 @@ def get_task(session: Session, task_id: str) -> Task:
     return task
 
 
-def complete_task(session: Session, *, task_id: str, user: User, data: Any, now: datetime) -> Task:
+def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
     task = get_task(session, task_id)
     if not may_work(user, task):
         raise Forbidden("该任务不属于您的部门")
     if task.state != "ready":
         raise Conflict("任务已办理或已取消")
-    schema = None
-    if task.form_key:
-        form = forms.latest(session, task.form_key)
-        schema = form.schema if form else None
-    clean = forms.validate_data(schema, data)
-
     # lock the workflow state first (a row lock on PostgreSQL), then read the case
     # fresh, so a parallel branch that committed meanwhile is never overwritten
     state_row = cases.state_of(session, task.case_id, for_update=True)
     case = session.get(Case, task.case_id, populate_existing=True)
-    parsed = processes.runnable(session, case.definition)
+    definition = processes.deployed(session, case.process_definition_id)
+    clean = forms.validate_data(forms.for_definition(session, definition, task.form_key), data)
+    parsed = processes.runnable(session, definition)
     cal = calendar.load(session)
     try:
         with calendar.engine_context(cal, now):
@@ -70,9 +67,9 @@ def complete_task(session: Session, *, task_id: str, user: User, data: Any, now:
     task.completed_at = now
     task.data = clean
     case.data = {**case.data, **clean}
-    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now,
-                          deadlines.due_function(cal, case.definition.catalog))
-    audit.record(session, action="task.completed", at=now, actor_id=user.id, case_id=case.id,
+    projection.apply_step(session, case, result, state_row, definition, now,
+                          deadlines.due_function(cal, definition.catalog))
+    audit.record(session, action="task.completed", at=now, actor_id=user.id, case=case,
                  object_type="task", object_id=task.id, before=before,
                  after={"state": "completed", "element_id": task.element_id, "data": clean,
                         "case_status": case.status})

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..models import Case, Incident, Timer, WorkflowState
-from . import accounts, audit, calendar, cases, deadlines, processes, projection
+from . import audit, calendar, cases, deadlines, processes, projection
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ def record_incident(session: Session, failure: TimerFailed, now: datetime) -> In
             Timer.case_id == failure.case_id, Timer.fired_at.is_(None), Timer.incident_id.is_(None),
             Timer.due_at <= now)).scalars():
         timer.incident_id = incident.id
-    audit.record(session, action="incident.opened", at=now, actor_id=None, case_id=failure.case_id,
+    cases.state_of(session, failure.case_id, for_update=True)  # the audit chain needs the case lock
+    case = session.get(Case, failure.case_id, populate_existing=True)
+    audit.record(session, action="incident.opened", at=now, actor_id=None, case=case,
                  object_type="incident", object_id=incident.id,
                  after={"element_id": incident.element_id, "message": incident.message})
     return incident
@@ -58,7 +60,8 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
         Timer.due_at <= now)).scalars())
     if not due or case.status != "running" or case.suspended_at is not None:
         return 0  # a suspended case's timers are moved on resume, not fired
-    parsed = processes.runnable(session, case.definition)
+    definition = processes.deployed(session, case.process_definition_id)
+    parsed = processes.runnable(session, definition)
     cal = calendar.load(session)
     try:
         with calendar.engine_context(cal, now):
@@ -68,10 +71,10 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
         raise TimerFailed(case_id, exc) from None
     for timer in due:
         timer.fired_at = now
-        audit.record(session, action="timer.fired", at=now, actor_id=None, case_id=case_id,
+        audit.record(session, action="timer.fired", at=now, actor_id=None, case=case,
                      object_type="timer", object_id=timer.id,
                      after={"element_id": timer.element_id, "due_at": timer.due_at.isoformat()})
-    projection.apply_step(session, case, result, state_row, accounts.department_lookup(session), now,
-                          deadlines.due_function(cal, case.definition.catalog))
+    projection.apply_step(session, case, result, state_row, definition, now,
+                          deadlines.due_function(cal, definition.catalog))
     session.flush()
     return len(due)
