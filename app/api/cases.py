@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from ..errors import Forbidden
 from ..extensions import db
 from ..models import SUSPENSION_KINDS
-from ..services import audit, calendar, cases, clock, deadlines, legal_time, processes
+from ..services import audit, calendar, cases, clock, deadlines, legal_time, privacy, processes
 from ..services.clock import local
 from ..services.uow import run_use_case
 from .auth import auth_required
@@ -32,9 +32,9 @@ def case_json(case, cal=None) -> dict:
         "suspended": case.suspended_at is not None,
         "id": case.id, "case_no": case.case_no, "process_key": case.process_key,
         "process_version": definition.version, "service_name": definition.name,
-        "status": case.status, "data": case.data, "end_event": case.end_event,
-        "applicant": {"name": case.applicant_name, "id_number": case.applicant_id_number,
-                      "phone": case.applicant_phone},
+        "status": case.status, "data": privacy.mask_data(g.get("user"), case.data), "end_event": case.end_event,
+        "applicant": privacy.applicant_view(g.get("user"), case.applicant_name, case.applicant_id_number,
+                                            case.applicant_phone),
         "created_at": case.created_at, "updated_at": case.updated_at,
         "completed_at": case.completed_at, "deadline": case.deadline,
         "tasks": [task_json(t, case.case_no, cal, ratio) for t in cases.case_tasks(db.session, case.id)],
@@ -104,7 +104,10 @@ class CaseHistory(MethodView):
         case = cases.get_case(db.session, case_no)
         if not _may_read(g.user, case):
             raise Forbidden("无权查看该办件")
-        return audit.case_events(db.session, case.id)
+        return [{"id": e.id, "at": e.at, "actor_id": e.actor_id, "action": e.action,
+                 "object_type": e.object_type, "object_id": e.object_id,
+                 "before": privacy.mask_data(g.user, e.before), "after": privacy.mask_data(g.user, e.after)}
+                for e in audit.case_events(db.session, case.id)]
 
 
 class SuspendSchema(Schema):

@@ -82,3 +82,19 @@ def test_invalid_application_is_refused_with_field_names(api, bad, field):
                                              "data": {**APPLY, **bad}})
     assert resp.status_code == 422 and field in resp.body["errors"]
     assert clerk.get("/api/v1/cases").body == []
+
+
+def test_personal_data_is_masked_for_approvers_but_not_for_the_front_desk(api):
+    case, _ = run_case(api, {k: False for k in ALL})
+    no = case["case_no"]
+    assert api.as_user("window_clerk").get(f"/api/v1/cases/{no}").body["applicant"]["id_number"] == APPLICANT["id_number"]
+    seen = api.as_user("amr_approver").get(f"/api/v1/cases/{no}").body["applicant"]
+    assert seen == {"name": "王五", "id_number": "4106**********123X", "phone": "139****5678"}
+    manager = api.as_user("manager").get(f"/api/v1/cases/{no}").body["applicant"]
+    assert manager["id_number"] != APPLICANT["id_number"]
+    approver = api.as_user("amr_approver")
+    data = approver.get(f"/api/v1/cases/{no}").body["data"]
+    assert data["legal_rep_id_number"] == "4106**********123X" and data["legal_rep_phone"] == "139****5678"
+    history = str(approver.get(f"/api/v1/cases/{no}/history").body)
+    assert APPLY["legal_rep_id_number"] not in history and APPLY["legal_rep_phone"] not in history
+    assert APPLY["legal_rep_id_number"] in str(api.as_user("window_clerk").get(f"/api/v1/cases/{no}/history").body)
