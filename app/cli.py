@@ -77,6 +77,29 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
         click.echo("audit log intact")
 
+    @app.cli.command("backup")
+    @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+    def backup_command(target: Path):
+        """Write a consistent copy of the SQLite database while the app runs (PostgreSQL: use pg_dump)."""
+        from .database import sqlite_backup
+        try:
+            sqlite_backup(db.engine, target)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"backup written to {target}")
+
+    @app.cli.command("restore")
+    @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.confirmation_option(prompt="Replace the current database with the backup? Stop the server first.")
+    def restore_command(source: Path):
+        """Replace the SQLite database with a backup (stop the server first)."""
+        from .database import sqlite_restore
+        try:
+            sqlite_restore(db.engine, source)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo("database restored")
+
     @app.cli.command("seed")
     def seed_command():
         """Load the demo departments, users and services (idempotent)."""

@@ -42,3 +42,38 @@ def upgrade_schema(app: Flask) -> None:
     from flask_migrate import upgrade
     with app.app_context():
         upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
+
+
+def _sqlite_file(engine: Engine) -> str:
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        raise ValueError("backup/restore here is for SQLite; for PostgreSQL use pg_dump / pg_restore")
+    return engine.url.database
+
+
+def sqlite_backup(engine: Engine, target) -> None:
+    """Online, consistent copy through SQLite's backup API."""
+    import sqlite3
+    source = sqlite3.connect(_sqlite_file(engine))
+    try:
+        dest = sqlite3.connect(str(target))
+        with dest:
+            source.backup(dest)
+        dest.close()
+    finally:
+        source.close()
+
+
+def sqlite_restore(engine: Engine, backup) -> None:
+    """Copy a backup over the database (the server must be stopped)."""
+    import sqlite3
+    engine.dispose()
+    source = sqlite3.connect(str(backup))
+    try:
+        if source.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise ValueError("the backup file fails SQLite's integrity check")
+        dest = sqlite3.connect(_sqlite_file(engine))
+        with dest:
+            source.backup(dest)
+        dest.close()
+    finally:
+        source.close()

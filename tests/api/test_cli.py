@@ -27,3 +27,29 @@ def test_deploy_file_and_folder_create_user_and_list_cases(app, api, tmp_path):
     case_no = clerk.post("/api/v1/cases", json={"process_key": "parallel_demo", "applicant": APPLICANT}).body["case_no"]
     result = runner.invoke(args=["list-cases"])
     assert result.exit_code == 0 and case_no in result.output and "running" in result.output
+
+
+def test_backup_and_restore_then_the_case_continues(app, api, tmp_path, database_url):
+    import pytest
+    from .helpers import ready
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL backups use pg_dump / pg_restore (see README)")
+    from .helpers import deploy
+    assert deploy(api, DEMO_XML).status_code == 201
+    clerk = api.as_user("window_clerk")
+    case = clerk.post("/api/v1/cases", json={"process_key": "parallel_demo", "applicant": APPLICANT}).body
+    runner = app.test_cli_runner()
+    backup = tmp_path / "backup.db"
+    assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
+    intake = ready(case, "task_intake")[0]
+    assert clerk.post(f"/api/v1/tasks/{intake['id']}/complete", json={"data": {}}).status_code == 200
+    from app.extensions import db
+    db.session.remove()
+    result = runner.invoke(args=["restore", str(backup), "--yes"])
+    assert result.exit_code == 0, result.output
+    clerk = api.as_user("window_clerk")
+    restored = clerk.get(f"/api/v1/cases/{case['case_no']}").body
+    intake = ready(restored, "task_intake")[0]  # back to before the completion
+    assert clerk.post(f"/api/v1/tasks/{intake['id']}/complete", json={"data": {}}).status_code == 200
+    assert {t["element_id"] for t in ready(clerk.get(f"/api/v1/cases/{case['case_no']}").body)} == {
+        "task_a", "task_b", "task_c"}
