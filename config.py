@@ -57,3 +57,5 @@ class TestConfig(Config):
     ADMIN_PASSWORD = "admin-test-pw"
     SQLITE_SYNCHRONOUS = "OFF"
     CALENDAR_CACHE_SECONDS = 0.0  # each test has its own database
+    ARGON2_TIME_COST = 1          # cheap hashes in tests only; production keeps argon2's defaults
+    ARGON2_MEMORY_KIB = 1024

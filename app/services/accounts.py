@@ -18,6 +18,14 @@ from . import audit
 _hasher = PasswordHasher()
 
 
+def configure_hasher(time_cost: int | None = None, memory_cost_kib: int | None = None) -> None:
+    """Argon2 parameters (the library's defaults unless set; tests use cheap ones)."""
+    global _hasher, _DUMMY_HASH
+    if time_cost or memory_cost_kib:
+        _hasher = PasswordHasher(time_cost=time_cost or 3, memory_cost=memory_cost_kib or 65536)
+        _DUMMY_HASH = _hasher.hash("binglian-no-such-user")
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who is calling: a plain snapshot of the user, taken once per request."""

@@ -1,0 +1,89 @@
+"""The authorization table: every endpoint × every role, tests generated from it; plus object-level checks."""
+import io
+import itertools
+import uuid
+
+import pytest
+
+from .helpers import APPLICANT, DEMO_XML, deploy, ready
+
+USERS = {"admin": ("admin", "admin-test-pw"), "analyst": ("analyst", None), "clerk": ("window_clerk", None),
+         "approver": ("tax_approver", None), "manager": ("manager", None)}
+ALL = set(USERS)
+
+# (method, path, body, roles allowed). {case} is a running case's number.
+TABLE = [
+    ("GET", "/api/v1/me", None, ALL),
+    ("GET", "/api/v1/departments", None, ALL),
+    ("POST", "/api/v1/departments", lambda: {"code": f"d{uuid.uuid4().hex[:6]}", "name": f"部门{uuid.uuid4().hex[:6]}"}, {"admin"}),
+    ("GET", "/api/v1/users", None, {"admin"}),
+    ("POST", "/api/v1/users", lambda: {"username": f"u{uuid.uuid4().hex[:6]}", "password": "Secret#123", "name": "新用户",
+                                       "department": "tax", "roles": ["approver"]}, {"admin"}),
+    ("GET", "/api/v1/processes", None, ALL),
+    ("POST", "/api/v1/processes", "bpmn", {"analyst", "admin"}),
+    ("POST", "/api/v1/forms", lambda: {"id": "f_auth", "components": []}, {"analyst", "admin"}),
+    ("GET", "/api/v1/forms/business_startup_apply", None, ALL),
+    ("GET", "/api/v1/cases", None, {"admin", "manager", "clerk"}),
+    ("POST", "/api/v1/cases", lambda: {"process_key": "parallel_demo", "applicant": APPLICANT}, {"clerk", "admin"}),
+    ("GET", "/api/v1/cases/{case}", None, {"admin", "manager", "clerk", "approver"}),
+    ("GET", "/api/v1/cases/{case}/history", None, {"admin", "manager", "clerk", "approver"}),
+    ("POST", "/api/v1/cases/{case}/extensions", lambda: {"workdays": 1, "reason": "测试"}, {"manager", "admin"}),
+    ("GET", "/api/v1/tasks", None, ALL),
+    ("GET", "/api/v1/supervision/events", None, ALL),
+    ("POST", "/api/v1/supervision/cases/{case}/supervise", lambda: {"note": "测试"}, {"manager"}),
+    ("GET", "/api/v1/calendar/add-workdays?start=2025-09-26&days=5", None, ALL),
+    ("PUT", "/api/v1/calendar/years/2031", lambda: {"holidays": [], "workdays": []}, {"admin"}),
+]
+
+
+@pytest.fixture
+def database_url(sqlite_template, tmp_path):
+    """The rules live in Python, not in the database: SQLite is enough here."""
+    import shutil
+    path = tmp_path / "authz.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def case_no(api):
+    assert deploy(api, DEMO_XML).status_code == 201
+    clerk = api.as_user("window_clerk")
+    case = clerk.post("/api/v1/cases", json={"process_key": "parallel_demo", "applicant": APPLICANT}).body
+    intake = ready(case, "task_intake")[0]
+    assert clerk.post(f"/api/v1/tasks/{intake['id']}/complete", json={"data": {}}).status_code == 200
+    return case["case_no"]  # tasks now sit with 市场监管局, 税务局 and 公安局
+
+
+@pytest.mark.parametrize("row,role", list(itertools.product(TABLE, sorted(USERS))),
+                         ids=lambda v: v if isinstance(v, str) else f"{v[0]} {v[1]}")
+def test_endpoint_by_role(api, case_no, row, role):
+    method, path, body, allowed = row
+    username, password = USERS[role]
+    user = api.as_user(username, password) if password else api.as_user(username)
+    url = path.format(case=case_no)
+    if body == "bpmn":
+        resp = user.post(url, data={"file": (io.BytesIO(DEMO_XML.encode()), "p.bpmn")},
+                         content_type="multipart/form-data")
+    else:
+        resp = user.request(method, url, json=body() if body else None)
+    if role in allowed:
+        assert resp.status_code < 400, (role, url, resp.status_code, resp.body)
+    else:
+        assert resp.status_code == 403, (role, url, resp.status_code, resp.body)
+    assert api.request(method, url).status_code == 401  # and nobody without a token
+
+
+def test_an_approver_cannot_read_a_case_their_department_has_no_part_in(api, case_no):
+    assert api.as_user("tax_approver").get(f"/api/v1/cases/{case_no}").status_code == 200
+    for other in ("hpf_approver", "bank_approver"):
+        assert api.as_user(other).get(f"/api/v1/cases/{case_no}").status_code == 403
+        assert api.as_user(other).get(f"/api/v1/cases/{case_no}/history").status_code == 403
+
+
+def test_guessing_task_ids_reveals_nothing(api, case_no):
+    tax = api.as_user("tax_approver")
+    police_task = next(t for t in api.as_user("window_clerk").get(f"/api/v1/cases/{case_no}").body["tasks"]
+                       if t["department"] == "公安局")
+    assert tax.post(f"/api/v1/tasks/{police_task['id']}/complete", json={"data": {}}).status_code == 403
+    assert tax.post(f"/api/v1/tasks/{uuid.uuid4()}/complete", json={"data": {}}).status_code == 404
