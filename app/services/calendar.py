@@ -109,15 +109,32 @@ class WorkCalendar:
                 remaining -= 1
         return current
 
+    def _year_prefix(self, year: int) -> list[int]:
+        """prefix[i] = working days from 1 Jan to the i-th day of ``year`` inclusive (memoised)."""
+        cache = self.__dict__.setdefault("_prefix", {})
+        if year not in cache:
+            total, prefix, day = 0, [], date(year, 1, 1)
+            while day.year == year:
+                total += self.is_workday(day)
+                prefix.append(total)
+                day += ONE_DAY
+            cache[year] = prefix
+        return cache[year]
+
+    def _workdays_through(self, day: date) -> int:
+        """Working days from 1 Jan 2000 (or the day's year, if earlier) through ``day``."""
+        base = min(2000, day.year)
+        full_years = sum(self._year_prefix(y)[-1] for y in range(base, day.year))
+        return full_years + self._year_prefix(day.year)[day.timetuple().tm_yday - 1]
+
     def workdays_between(self, start: date, end: date) -> int:
         """Working days in (start, end]; negative if end is before start."""
         if end < start:
             return -self.workdays_between(end, start)
-        count, current = 0, start
-        while current < end:
-            current += ONE_DAY
-            count += self.is_workday(current)
-        return count
+        if start.year == end.year:
+            prefix = self._year_prefix(start.year)
+            return prefix[end.timetuple().tm_yday - 1] - prefix[start.timetuple().tm_yday - 1]
+        return self._workdays_through(end) - self._workdays_through(start)
 
     # -- moments --------------------------------------------------------------
     def _close_of(self, day: date) -> datetime:
@@ -157,20 +174,28 @@ class WorkCalendar:
             day += ONE_DAY
             local = datetime.combine(day, time(0), LOCAL_TZ)
 
+    def _minutes_within(self, day: date, start: datetime, end: datetime) -> timedelta:
+        total = timedelta()
+        if self.is_workday(day):
+            for opens, closes in self.office.periods:
+                a = max(datetime.combine(day, opens, LOCAL_TZ), start)
+                b = min(datetime.combine(day, closes, LOCAL_TZ), end)
+                if b > a:
+                    total += b - a
+        return total
+
     def work_minutes_between(self, start: datetime, end: datetime) -> int:
-        """Office minutes in [start, end)."""
+        """Office minutes in [start, end). Whole days in between are counted, not walked."""
         if end <= start:
             return 0
-        total = timedelta()
-        day, stop = start.astimezone(LOCAL_TZ).date(), end.astimezone(LOCAL_TZ).date()
-        while day <= stop:
-            if self.is_workday(day):
-                for opens, closes in self.office.periods:
-                    a = max(datetime.combine(day, opens, LOCAL_TZ), start)
-                    b = min(datetime.combine(day, closes, LOCAL_TZ), end)
-                    if b > a:
-                        total += b - a
-            day += ONE_DAY
+        first, last = start.astimezone(LOCAL_TZ).date(), end.astimezone(LOCAL_TZ).date()
+        total = self._minutes_within(first, start, end)
+        if last > first:
+            total += self._minutes_within(last, start, end)
+            between = self.workdays_between(first, last) - self.is_workday(last)  # days strictly between
+            daily = sum((datetime.combine(first, c) - datetime.combine(first, o) for o, c in self.office.periods),
+                        timedelta())
+            total += daily * between
         return int(total.total_seconds() // 60)
 
 

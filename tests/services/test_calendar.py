@@ -92,3 +92,18 @@ def test_workday_and_natural_day_deadlines_end_at_office_close():
     assert CAL.deadline(at(2025, 9, 26, 10), 5, "day") == at(2025, 10, 1, 17)
     late = WorkCalendar(office=OfficeHours.parse("08:30-12:00,14:30-17:30"))
     assert late.deadline(at(2025, 9, 26, 10), 1, "workday") == at(2025, 9, 28, 17, 30)
+
+
+def test_fast_counting_agrees_with_walking_day_by_day():
+    import random
+    rng = random.Random(20251001)
+    for _ in range(500):
+        start = at(2024, 1, 1, 0) + timedelta(minutes=rng.randint(0, 60 * 24 * 900))
+        end = start + timedelta(minutes=rng.randint(0, 60 * 24 * 400))
+        walked, day = timedelta(), start.date()
+        while day <= end.date():
+            walked += CAL._minutes_within(day, start, end)
+            day += timedelta(days=1)
+        assert CAL.work_minutes_between(start, end) == int(walked.total_seconds() // 60)
+        a, b = start.date(), end.date()
+        assert CAL.workdays_between(a, b) == sum(CAL.is_workday(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
