@@ -17,6 +17,22 @@ def _fail(exc: DomainError) -> None:
     raise click.ClickException(f"{exc.message}{detail}")
 
 
+def _date_list(text: str) -> list:
+    """'2027-02-06..2027-02-08,2027-02-14' -> the dates, ranges expanded."""
+    from datetime import date, timedelta
+    days = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            first, _, last = part.partition("..")
+            start, end = date.fromisoformat(first), date.fromisoformat(last or first)
+        except ValueError:
+            raise click.BadParameter(f"无效日期：{part}") from None
+        while start <= end:
+            days.append(start)
+            start += timedelta(days=1)  # walking a range of calendar dates
+    return days
+
+
 def register_cli(app: Flask) -> None:
     @app.cli.command("deploy")
     @click.argument("path", type=click.Path(exists=True, path_type=Path))
@@ -76,6 +92,27 @@ def register_cli(app: Flask) -> None:
         if problems:
             raise SystemExit(1)
         click.echo("audit log intact")
+
+    calendar_group = click.Group("calendar", help="The legal working-day calendar.")
+    app.cli.add_command(calendar_group)
+
+    @calendar_group.command("import")
+    @click.argument("year", type=int)
+    @click.option("--holidays", "holidays_text", required=True,
+                  help="全部放假日期，逗号分隔，可用区间：2027-02-06..2027-02-12,2027-10-01..2027-10-07")
+    @click.option("--workdays", "workdays_text", default="", help="调休上班日期，逗号分隔")
+    @click.option("--source", default="", help="文件依据，如 国办发明电〔2026〕X号")
+    def calendar_import_command(year, holidays_text, workdays_text, source):
+        """Import a year's official holiday schedule (State Council notice)."""
+        from .services import calendar
+        try:
+            holidays_list, workdays_list = _date_list(holidays_text), _date_list(workdays_text)
+            run_use_case(db.session, lambda: calendar.import_year(
+                db.session, year=year, holidays_list=holidays_list, workdays_list=workdays_list,
+                source=source, actor_id=None, now=clock.now()))
+        except DomainError as exc:
+            _fail(exc)
+        click.echo(f"{year}: {len(holidays_list)} holidays, {len(workdays_list)} make-up working days imported")
 
     @app.cli.command("backup")
     @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))

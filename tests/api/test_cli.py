@@ -53,3 +53,15 @@ def test_backup_and_restore_then_the_case_continues(app, api, tmp_path, database
     assert clerk.post(f"/api/v1/tasks/{intake['id']}/complete", json={"data": {}}).status_code == 200
     assert {t["element_id"] for t in ready(clerk.get(f"/api/v1/cases/{case['case_no']}").body)} == {
         "task_a", "task_b", "task_c"}
+
+
+def test_calendar_import_command_changes_working_days(app, api):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["calendar", "import", "2027", "--holidays", "2027-02-08..2027-02-12",
+                                 "--workdays", "2027-02-07", "--source", "示例通知"])
+    assert result.exit_code == 0, result.output
+    user = api.as_user("tax_approver")
+    assert user.get("/api/v1/calendar/add-workdays?start=2027-02-04&days=2").body == {"date": "2027-02-07",
+                                                                                      "estimated": False}
+    bad = runner.invoke(args=["calendar", "import", "2027", "--holidays", "2027-13-01"])
+    assert bad.exit_code != 0 and "2027-13-01" in bad.output
