@@ -271,25 +271,27 @@ class _Interpreter:
                 self.delete(target)
         # ast.Pass: nothing to do
 
+    def _loop_body(self, body: list[ast.stmt]) -> bool:
+        """Run one round of a loop; True if it ended with ``break``."""
+        try:
+            self.run_block(body)
+        except _Break:
+            return True
+        except _Continue:
+            pass
+        return False
+
     def _run_for(self, node: ast.For) -> None:
         for item in list(self.eval(node.iter)):
             self.assign(node.target, item)
-            try:
-                self.run_block(node.body)
-            except _Break:
+            if self._loop_body(node.body):
                 return
-            except _Continue:
-                continue
         self.run_block(node.orelse)
 
     def _run_while(self, node: ast.While) -> None:
         while self.eval(node.test):
-            try:
-                self.run_block(node.body)
-            except _Break:
+            if self._loop_body(node.body):
                 return
-            except _Continue:
-                continue
         self.run_block(node.orelse)
 
     def assign(self, target: ast.expr, value: Any) -> None:
