@@ -29,11 +29,18 @@ def fire_due_timers(app: Flask) -> int:
 
 
 def scan_supervision(app: Flask) -> int:
+    """Read what is due without holding a write lock, then write each event in its own transaction."""
+    written = 0
     with app.app_context():
         try:
-            return run_use_case(db.session, lambda: supervision.scan(db.session, clock.now()))
+            now = clock.now()
+            due = supervision.due_events(db.session, now)
+            db.session.rollback()
+            for event in due:
+                written += run_use_case(db.session, lambda: supervision.write_event(db.session, event, now))
         finally:
             db.session.remove()
+    return written
 
 
 def init_scheduler(app: Flask) -> BackgroundScheduler:

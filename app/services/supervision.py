@@ -10,6 +10,7 @@ safe to run again and from several scheduler processes at once.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -41,52 +42,65 @@ def _events_due(cal, light: str | None, due: datetime, now: datetime, escalate_a
     return kinds
 
 
-def _add(session: Session, *, key: str, case: Case, task: Task | None, kind: str, reason: str,
-         now: datetime) -> bool:
-    exists = session.execute(select(SupervisionEvent.id).where(SupervisionEvent.dedupe_key == key)).first()
-    if exists:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(SupervisionEvent(case_id=case.id, task_id=task.id if task else None,
-                                         department_id=task.department_id if task else None, kind=kind,
-                                         reason=reason, created_at=now, note="", dedupe_key=key))
-    except IntegrityError:
-        return False  # another scheduler wrote it first
-    cases.state_of(session, case.id, for_update=True)  # the audit chain needs the case lock
-    session.refresh(case)
-    audit.record(session, action=f"supervision.{kind}", at=now, actor_id=None, case=case,
-                 object_type="task" if task else "case", object_id=task.id if task else case.case_no,
-                 after={"kind": KIND_NAMES[kind], "reason": reason})
-    return True
+@dataclass(frozen=True)
+class DueEvent:
+    key: str
+    case_id: int
+    task_id: str | None
+    department_id: int | None
+    kind: str
+    reason: str
 
 
-def scan(session: Session, now: datetime) -> int:
-    """Raise every supervision event that is due; returns how many were written."""
+def due_events(session: Session, now: datetime) -> list[DueEvent]:
+    """Read-only: the supervision events that are due and not yet written."""
     cal = calendar.load(session)
-    written = 0
+    found: list[DueEvent] = []
     open_tasks = session.execute(
         select(Task, Case).join(Case, Case.id == Task.case_id)
-        .where(Task.state == "ready", Task.due_at.is_not(None), Case.status == "running",
-               Case.suspended_at.is_(None))).all()
+        .where(Task.state == "ready", Task.due_at.is_not(None),
+               Case.status == "running", Case.suspended_at.is_(None))).all()
     for task, case in open_tasks:
         ratio, escalate_after, intake = _settings(session, case)
         light = deadlines.light(cal, task.created_at, task.due_at, now, ratio)
         for kind in _events_due(cal, light, task.due_at, now, escalate_after):
             reason = "即将超期" if kind == "remind" and light == "yellow" else (
                 "不及时受理" if task.element_id == intake else "超期未办结")
-            written += _add(session, key=f"task:{task.id}:{kind}", case=case, task=task, kind=kind,
-                            reason=reason, now=now)
+            found.append(DueEvent(f"task:{task.id}:{kind}", case.id, task.id, task.department_id, kind, reason))
     late_cases = session.execute(select(Case).where(
-        Case.status == "running", Case.deadline.is_not(None), Case.suspended_at.is_(None))).scalars()
+        Case.status == "running", Case.deadline.is_not(None),
+        Case.suspended_at.is_(None))).scalars()
     for case in late_cases:
         ratio, escalate_after, _ = _settings(session, case)
         light = deadlines.light(cal, case.created_at, case.deadline, now, ratio)
         for kind in _events_due(cal, light, case.deadline, now, escalate_after):
-            written += _add(session, key=f"case:{case.id}:{kind}", case=case, task=None, kind=kind,
-                            reason="即将超期" if light == "yellow" else "超期未办结", now=now)
-    session.flush()
-    return written
+            found.append(DueEvent(f"case:{case.id}:{kind}", case.id, None, None, kind,
+                                  "即将超期" if light == "yellow" else "超期未办结"))
+    if not found:
+        return []
+    written = set(session.execute(select(SupervisionEvent.dedupe_key).where(
+        SupervisionEvent.dedupe_key.in_([e.key for e in found]))).scalars())
+    return [e for e in found if e.key not in written]
+
+
+def write_event(session: Session, event: DueEvent, now: datetime) -> bool:
+    """Write one due event in its own short transaction; False if another scheduler was first."""
+    cases.state_of(session, event.case_id, for_update=True)  # the audit chain needs the case lock
+    case = session.get(Case, event.case_id, populate_existing=True)
+    if session.execute(select(SupervisionEvent.id).where(SupervisionEvent.dedupe_key == event.key)).first():
+        return False
+    try:
+        with session.begin_nested():
+            session.add(SupervisionEvent(case_id=event.case_id, task_id=event.task_id,
+                                         department_id=event.department_id, kind=event.kind,
+                                         reason=event.reason, created_at=now, note="", dedupe_key=event.key))
+    except IntegrityError:
+        return False
+    audit.record(session, action=f"supervision.{event.kind}", at=now, actor_id=None, case=case,
+                 object_type="task" if event.task_id else "case",
+                 object_id=event.task_id or case.case_no,
+                 after={"kind": KIND_NAMES[event.kind], "reason": event.reason})
+    return True
 
 
 def supervise_manually(session: Session, *, case: Case, note: str, actor_id: int, now: datetime) -> SupervisionEvent:

@@ -24,7 +24,8 @@ def inbox(session: Session, user: Actor, *, state: str | None = "ready", limit: 
         query = query.where(Task.department_id == user.department_id)
     if state:
         query = query.where(Task.state == state)
-    query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+    # NULLS LAST matches the (department_id, state, due_at) index order on PostgreSQL
+    query = query.order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id)
     return [(t, no) for t, no in session.execute(query.limit(limit).offset(offset)).all()]
 
 
