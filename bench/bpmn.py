@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .common import FORMS_DIR, PROCESSES_DIR, ROOT
+from .common import ROOT, code_root
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 NEED_FLAGS = ("need_seal", "need_bank_account", "need_tax_ukey", "need_social_insurance",
@@ -131,8 +131,11 @@ def _describe(xml: bytes, libraries: list[bytes]):
     return engine.parse_process(xml, libraries=libraries).model
 
 
-def choose_process(processes_dir: Path = PROCESSES_DIR, forms_dir: Path = FORMS_DIR) -> BenchProcess:
-    """企业开办 if its BPMN exists, else the six-way fan-out."""
+def choose_process(processes_dir: Path | None = None, forms_dir: Path | None = None) -> BenchProcess:
+    """企业开办 if its BPMN exists, else the six-way fan-out (default folders: the code under test)."""
+    seeded_dir = code_root() / "processes"
+    processes_dir = processes_dir or seeded_dir
+    forms_dir = forms_dir or code_root() / "forms"
     path = processes_dir / "business_startup.bpmn"
     if path.exists():
         xml = path.read_bytes()
@@ -149,17 +152,19 @@ def choose_process(processes_dir: Path = PROCESSES_DIR, forms_dir: Path = FORMS_
         tasks = {t.element_id: fill_form(forms.get(t.form_key)) if t.form_key else {} for t in model.user_tasks}
         return BenchProcess(label=f"企业开办 {model.name} ({path.name})", source=_shown(path),
                             key=model.process_key, xml=xml,
-                            deployed_by_seed=processes_dir == PROCESSES_DIR, start_data=start,
+                            deployed_by_seed=processes_dir == seeded_dir, start_data=start,
                             task_data=tasks, libraries=libraries, user_tasks=len(model.user_tasks),
                             lanes=tuple(model.lanes))
     return six_way()
 
 
 def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    for base in (code_root(), ROOT):
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def six_way() -> BenchProcess:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
-PROCESSES_DIR = ROOT / "processes"
-FORMS_DIR = ROOT / "forms"
+_SNAPSHOT_ITEMS = ("app", "migrations", "processes", "forms", "run.py", "config.py")
+_code_root = ROOT
 
 ADMIN_PASSWORD = "Bench-admin-2026"
 DEMO_PASSWORD = os.environ.get("APP_DEMO_PASSWORD", "Demo@2026")
@@ -51,11 +51,39 @@ FULL = Scale(name="full", engine_seconds=6.0, http_seconds=40.0, client_threads=
              timer_min_lead_s=60.0, growth_levels=(10, 100, 300, 1000), growth_repeats=5,
              profile_cases=40)
 
-SMOKE = Scale(name="smoke", engine_seconds=0.3, http_seconds=1.5, client_threads=2,
+SMOKE = Scale(name="smoke", engine_seconds=0.2, http_seconds=1.0, client_threads=2,
               latency_samples=12, concurrency_rounds=2, inbox_levels=(300, 600, 1_000),
               inbox_requests=10, inbox_load_limit_s=20.0, timer_count=6, timer_window_s=1.0,
               timer_min_lead_s=1.0, growth_levels=(3, 6, 10), growth_repeats=1,
               profile_cases=2, gunicorn_workers=2)
+
+
+def code_root() -> Path:
+    """Where the code under test lives: the repository, or the snapshot taken for this run."""
+    return _code_root
+
+
+def use_snapshot(dest: Path) -> Path | None:
+    """Copy the app as it is now and measure that copy for the whole run.
+
+    Servers start minutes apart; a work tree edited meanwhile would otherwise
+    give one run several versions of the app. Only possible before this
+    process has imported ``app``; returns None when it is too late.
+    """
+    global _code_root
+    if "app" in sys.modules or "config" in sys.modules:
+        return None
+    import shutil
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in _SNAPSHOT_ITEMS:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.exists():
+            shutil.copy2(source, dest / name)
+    sys.path.insert(0, str(dest))
+    _code_root = dest
+    return dest
 
 
 def log(message: str) -> None:
@@ -136,10 +164,11 @@ def git_revision() -> dict:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+                               capture_output=True, text=True, timeout=10).stdout.rstrip("\n")
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "uncommitted_changes": None}
-    return {"commit": head or None, "uncommitted_changes": bool(dirty)}
+    changed = [line[3:] for line in dirty.splitlines()][:50]
+    return {"commit": head or None, "uncommitted_changes": bool(dirty), "changed_files": changed}
 
 
 def load_average() -> list[float] | None:

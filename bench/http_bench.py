@@ -21,11 +21,13 @@ def latency(runner: CaseRunner, scale: Scale) -> dict:
     warm = 2 if scale.name == "smoke" else 16
     samples: list[float] = []
     cases = 0
+    started = time.perf_counter()
     while len(samples) < scale.latency_samples + warm:
         runner.run_case(on_complete=samples.append)
         cases += 1
+    elapsed = time.perf_counter() - started
     out = {**latency_summary(samples[warm:]), "warm_up_discarded": warm, "cases": cases,
-           "client": "1 thread, sequential, keep-alive"}
+           "sequential_cases_per_s": rnd(cases / elapsed, 2), "client": "1 thread, sequential, keep-alive"}
     log(f"latency: complete-task p50 {out['p50_ms']} ms, p95 {out['p95_ms']} ms, p99 {out['p99_ms']} ms")
     return out
 
@@ -99,7 +101,7 @@ def throughput(runner: CaseRunner, server: AppServer, scale: Scale, baseline_cas
         "cases_per_s": rnd(cases / elapsed, 2), "requests_per_s": rnd(totals["requests"] / elapsed, 1),
         "complete_task_under_load": latency_summary(completes),
         "server_cpu_s": rnd(server_cpu, 2), "server_cpu_ms_per_case": rnd(server_cpu / cases * 1000, 1) if cases else None,
-        "client_cpu_s": rnd(client_cpu, 2),
+        "client_cpu_s": rnd(client_cpu, 2), "client_cpu_ms_per_case": rnd(client_cpu / cases * 1000, 1) if cases else None,
         "ratio_to_baseline_1b": rnd(cases / elapsed / baseline_cases_per_s, 3) if baseline_cases_per_s else None,
         "memory": {"rss_before_mib": rss_before["total_mib"], "rss_peak_mib": rnd(sampler.peak, 1),
                    "rss_after_mib": rss_after["total_mib"], "processes": rss_after["processes"],

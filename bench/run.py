@@ -1,6 +1,6 @@
 """Run every benchmark once and write BENCHMARKS.md plus bench/results/<timestamp>.json.
 
-    python -m bench.run                  the full run (~15 min on 2 cores)
+    python -m bench.run                  the full run (about 8 minutes on 2 cores)
     python -m bench.run --smoke          tiny counts, a quick check that everything runs
     python -m bench.run --skip pg,inbox  leave sections out
 
@@ -23,11 +23,14 @@ from pathlib import Path
 
 from . import bpmn, concurrency, engine_bench, growth, http_bench, inbox, profile_request, report, timers
 from .client import Connection
-from .common import FULL, RESULTS_DIR, ROOT, SMOKE, Scale, git_revision, load_average, log, machine_info
+from .common import (FULL, RESULTS_DIR, ROOT, SMOKE, Scale, git_revision, load_average, log, machine_info,
+                     use_snapshot)
 from .server import AppServer, Postgres
 
 SECTIONS = ("engine", "growth", "profile", "sqlite", "timers", "inbox", "pg", "gunicorn")
 ENGINE_KEYS = ("engine.raw_memory", "engine.raw_serialized", "engine.wrapper")
+PG_KEYS = ("throughput.pg_waitress", "concurrency.pg_waitress", "inbox.pg", "throughput.pg_gunicorn",
+           "concurrency.pg_gunicorn")
 SQLITE_KEYS = (("latency.sqlite", "sqlite"), ("throughput.sqlite", "sqlite"), ("concurrency.sqlite", "sqlite"),
                ("timers.sqlite", "timers"), ("inbox.sqlite", "inbox"))
 
@@ -94,8 +97,7 @@ def _pg_section(ctx: dict, scale: Scale, workdir: Path, skip: set[str]) -> None:
     try:
         pg = Postgres()
     except Exception as exc:
-        for key in ("throughput.pg_waitress", "concurrency.pg_waitress",
-                    "throughput.pg_gunicorn", "concurrency.pg_gunicorn"):
+        for key in PG_KEYS:
             figures[key] = {"skipped": f"PostgreSQL could not be started: {exc!r}"[:300]}
         return
     try:
@@ -115,7 +117,9 @@ def _pg_section(ctx: dict, scale: Scale, workdir: Path, skip: set[str]) -> None:
                 server.start()
             except Exception as exc:
                 traceback.print_exc()
-                figures[f"throughput.{label}"] = figures[f"concurrency.{label}"] = {"error": repr(exc)[:500]}
+                keys = [f"throughput.{label}", f"concurrency.{label}"] + (["inbox.pg"] if kind == "waitress" else [])
+                for key in keys:
+                    figures[key] = {"error": f"server did not start: {exc!r}"[:500]}
                 continue
             try:
                 idle = server.rss()
@@ -124,6 +128,8 @@ def _pg_section(ctx: dict, scale: Scale, workdir: Path, skip: set[str]) -> None:
                 _guard(figures, f"throughput.{label}", lambda: http_bench.throughput(
                     runner, server, scale, ctx["baseline_1b"]))
                 _guard(figures, f"concurrency.{label}", lambda: concurrency.run(conn, scale))
+                if kind == "waitress" and "inbox" not in skip:
+                    _guard(figures, "inbox.pg", lambda: inbox.run(conn, database, scale, label="pg"))
                 ctx["servers"][label] = _server_report(server, conn, idle)
             finally:
                 server.stop()
@@ -132,8 +138,11 @@ def _pg_section(ctx: dict, scale: Scale, workdir: Path, skip: set[str]) -> None:
 
 
 def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | frozenset = frozenset(),
-            parallel_pg: bool = False) -> dict:
-    """Every measurement once; returns the results (JSON-able)."""
+            parallel_pg: bool = False, snapshot: bool = False) -> dict:
+    """Every measurement once; returns the results (JSON-able).
+
+    With ``snapshot`` the app is copied first and that copy is measured throughout.
+    """
     skip = set(skip)
     own_dir = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="binglian-bench-")) if own_dir else workdir
@@ -144,6 +153,8 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
     figures: dict = {}
     ctx = {"meta": meta, "figures": figures, "servers": {}, "baseline_1b": None}
     try:
+        if snapshot:
+            meta["code_snapshot"] = use_snapshot(workdir / "code") is not None
         try:
             proc = bpmn.choose_process()
         except Exception as exc:  # the 企业开办 file exists but is unusable: say so, use the fan-out
@@ -154,8 +165,12 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
                            "user_tasks": proc.user_tasks, "lanes": list(proc.lanes),
                            "fallback_six_way": proc.key == "six_way", "start_data": proc.start_data}
         pg_thread = None
-        if parallel_pg and not {"pg", "gunicorn"} <= skip:
-            pg_thread = threading.Thread(target=_pg_section, args=(ctx, scale, workdir, skip))
+        run_pg = not {"pg", "gunicorn"} <= skip
+
+        def pg_job() -> None:
+            _section(figures, PG_KEYS, lambda: _pg_section(ctx, scale, workdir, skip))
+        if parallel_pg and run_pg:
+            pg_thread = threading.Thread(target=pg_job)
             pg_thread.start()
         if "engine" not in skip:
             _section(figures, ENGINE_KEYS, lambda: engine_bench.run(proc, scale))
@@ -169,8 +184,8 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
             _guard(figures, "profile", lambda: profile_request.run(proc, scale, workdir / "profile"))
         if pg_thread is not None:
             pg_thread.join()
-        elif not {"pg", "gunicorn"} <= skip:
-            _pg_section(ctx, scale, workdir, skip)
+        elif run_pg:
+            pg_job()
         figures["memory"] = {label: figures[f"throughput.{label}"]["memory"]
                              | {"rss_idle_after_start_mib": ctx["servers"].get(server, {}).get(
                                  "rss_idle_after_start_mib")}
@@ -206,7 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--markdown", type=Path, help="where to write the report (default: BENCHMARKS.md)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
+                        help="only write the report again from an earlier results file")
     args = parser.parse_args(argv)
+    if args.render:
+        target = args.markdown or ROOT / "BENCHMARKS.md"
+        target.write_text(report.render(json.loads(args.render.read_text(encoding="utf-8")), args.render.resolve()),
+                          encoding="utf-8")
+        log(f"wrote {target} from {args.render}")
+        return 0
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - set(SECTIONS)
     if unknown:
@@ -214,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = SMOKE if args.smoke else FULL
     markdown = args.markdown or (None if args.smoke else ROOT / "BENCHMARKS.md")
     log(f"benchmark run ({scale.name}); sections skipped: {', '.join(sorted(skip)) or 'none'}")
-    results = run_all(scale, skip=skip, parallel_pg=args.smoke)
+    results = run_all(scale, skip=skip, parallel_pg=args.smoke, snapshot=True)
     json_path, md_path = write_outputs(results, args.results_dir, markdown)
     log(f"done in {results['meta']['duration_s']} s: {json_path}" + (f", {md_path}" if md_path else ""))
     failed = [k for k, v in results["figures"].items() if isinstance(v, dict) and "error" in v]

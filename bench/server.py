@@ -6,6 +6,7 @@ so that it and its workers can be stopped together, and logs to a file.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from .common import ADMIN_PASSWORD, DEMO_PASSWORD, ROOT, log
+from .common import ADMIN_PASSWORD, DEMO_PASSWORD, code_root, log
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -77,12 +78,12 @@ class AppServer:
         self.proc: subprocess.Popen | None = None
 
     def _spawn(self, args: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=self.log_path.open("ab"),
+        return subprocess.Popen(args, cwd=code_root(), env=self.env, stdout=self.log_path.open("ab"),
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
     def prepare(self, timeout: float = 90) -> None:
         """Migrations and demo data the way run.py does them (gunicorn does neither)."""
-        proc = self._spawn([sys.executable, str(ROOT / "run.py"), "--scheduler-only"])
+        proc = self._spawn([sys.executable, str(code_root() / "run.py"), "--scheduler-only"])
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
@@ -108,7 +109,7 @@ class AppServer:
             args = [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
                     "--timeout", "120", "app:create_app()"]
         else:
-            args = [sys.executable, str(ROOT / "run.py")]
+            args = [sys.executable, str(code_root() / "run.py")]
         self.proc = self._spawn(args)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -151,13 +152,17 @@ class AppServer:
             return ""
 
     def log_problems(self, limit: int = 20) -> list[str]:
-        """Lines of the server log that show an error (tracebacks, ERROR records)."""
+        """Error records and the exception lines of tracebacks in the server log (distinct, in order)."""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return []
-        hits = [ln.strip() for ln in lines if " ERROR " in ln or ln.startswith("Traceback")
-                or (ln and ln[0] != " " and "Error:" in ln and "INFO" not in ln)]
+        hits: list[str] = []
+        for line in lines:
+            text = line.strip()
+            exception = bool(re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Warning)\b.*", line)) and ":" in line
+            if (" ERROR " in line or " CRITICAL " in line or exception) and text not in hits:
+                hits.append(text)
         return hits[:limit]
 
     def stop(self) -> None:
