@@ -21,7 +21,7 @@ def fire_due_timers(app: Flask) -> int:
                 fired += run_use_case(db.session, lambda: timers.fire_case_timers(
                     db.session, case_id, clock.now()))
             except timers.TimerFailed as failure:
-                run_use_case(db.session, lambda: timers.record_incident(db.session, failure, clock.now()))
+                run_use_case(db.session, lambda f=failure: timers.record_incident(db.session, f, clock.now()))
             except Exception:  # one broken case must not stop the others
                 log.exception("firing timers of case %s failed", case_id)
         db.session.remove()

@@ -59,6 +59,12 @@ class OfficeHours:
     def close(self) -> time:
         return self.periods[-1][1]
 
+    @property
+    def daily(self) -> timedelta:
+        """Office time in one working day."""
+        day = date(2000, 1, 3)
+        return sum((datetime.combine(day, c) - datetime.combine(day, o) for o, c in self.periods), timedelta())
+
 
 @dataclass
 class WorkCalendar:
@@ -121,20 +127,16 @@ class WorkCalendar:
             cache[year] = prefix
         return cache[year]
 
-    def _workdays_through(self, day: date) -> int:
-        """Working days from 1 Jan 2000 (or the day's year, if earlier) through ``day``."""
-        base = min(2000, day.year)
-        full_years = sum(self._year_prefix(y)[-1] for y in range(base, day.year))
-        return full_years + self._year_prefix(day.year)[day.timetuple().tm_yday - 1]
+    def _through(self, day: date) -> int:
+        """Working days from 1 Jan of the day's year through ``day``."""
+        return self._year_prefix(day.year)[day.toordinal() - date(day.year, 1, 1).toordinal()]
 
     def workdays_between(self, start: date, end: date) -> int:
         """Working days in (start, end]; negative if end is before start."""
         if end < start:
             return -self.workdays_between(end, start)
-        if start.year == end.year:
-            prefix = self._year_prefix(start.year)
-            return prefix[end.timetuple().tm_yday - 1] - prefix[start.timetuple().tm_yday - 1]
-        return self._workdays_through(end) - self._workdays_through(start)
+        full_years = sum(self._year_prefix(y)[-1] for y in range(start.year, end.year))
+        return full_years + self._through(end) - self._through(start)
 
     # -- moments --------------------------------------------------------------
     def _close_of(self, day: date) -> datetime:
@@ -175,11 +177,13 @@ class WorkCalendar:
             local = datetime.combine(day, time(0), LOCAL_TZ)
 
     def _minutes_within(self, day: date, start: datetime, end: datetime) -> timedelta:
+        """Office time of ``day`` inside [start, end); start and end are naive Shanghai local times
+        (China has no daylight saving, so local wall-clock arithmetic is exact)."""
         total = timedelta()
         if self.is_workday(day):
             for opens, closes in self.office.periods:
-                a = max(datetime.combine(day, opens, LOCAL_TZ), start)
-                b = min(datetime.combine(day, closes, LOCAL_TZ), end)
+                a = max(datetime.combine(day, opens), start)
+                b = min(datetime.combine(day, closes), end)
                 if b > a:
                     total += b - a
         return total
@@ -188,14 +192,14 @@ class WorkCalendar:
         """Office minutes in [start, end). Whole days in between are counted, not walked."""
         if end <= start:
             return 0
-        first, last = start.astimezone(LOCAL_TZ).date(), end.astimezone(LOCAL_TZ).date()
+        start = start.astimezone(LOCAL_TZ).replace(tzinfo=None)
+        end = end.astimezone(LOCAL_TZ).replace(tzinfo=None)
+        first, last = start.date(), end.date()
         total = self._minutes_within(first, start, end)
         if last > first:
             total += self._minutes_within(last, start, end)
             between = self.workdays_between(first, last) - self.is_workday(last)  # days strictly between
-            daily = sum((datetime.combine(first, c) - datetime.combine(first, o) for o, c in self.office.periods),
-                        timedelta())
-            total += daily * between
+            total += self.office.daily * between
         return int(total.total_seconds() // 60)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..errors import Conflict, InvalidInput
-from ..models import SUSPENSION_KINDS, Case, Extension, Suspension, Task, Timer
+from ..models import SUSPENSION_KINDS, Extension, Suspension, Task, Timer
 from . import audit, calendar, cases, processes, projection
 
 DEFAULT_EXTENSION_CAP = {"amount": 10, "unit": "workday"}  # 行政许可法第四十二条：可延长十日

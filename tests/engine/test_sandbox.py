@@ -132,3 +132,9 @@ def test_condition_routes_by_case_data():
     last = next(t for t in result.tasks if t.element_id == "task_c")
     done = engine.complete(parsed, state, last.task_id, {})
     assert done.status == "completed" and done.end_event == "end_refused"
+
+
+@pytest.mark.parametrize("source", ["...", "b'x'", "1j", "x[...]"])
+def test_non_json_constants_are_refused(source):
+    with pytest.raises(sandbox.SandboxError):
+        sandbox.evaluate(source, {"x": [1]})
