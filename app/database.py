@@ -50,30 +50,34 @@ def _sqlite_file(engine: Engine) -> str:
     return engine.url.database
 
 
-def sqlite_backup(engine: Engine, target) -> None:
-    """Online, consistent copy through SQLite's backup API."""
+def _copy_sqlite(source_path: str, target_path: str) -> None:
+    """Copy one SQLite database into another through SQLite's online backup API."""
     import sqlite3
-    source = sqlite3.connect(_sqlite_file(engine))
+    source, target = sqlite3.connect(source_path), sqlite3.connect(target_path)
     try:
-        dest = sqlite3.connect(str(target))
-        with dest:
-            source.backup(dest)
-        dest.close()
+        with target:
+            source.backup(target)
     finally:
+        target.close()
         source.close()
+
+
+def sqlite_backup(engine: Engine, target) -> None:
+    """Online, consistent copy while the app runs."""
+    _copy_sqlite(_sqlite_file(engine), str(target))
 
 
 def sqlite_restore(engine: Engine, backup) -> None:
     """Copy a backup over the database (the server must be stopped)."""
     import sqlite3
-    engine.dispose()
-    source = sqlite3.connect(str(backup))
+    check = sqlite3.connect(str(backup))
     try:
-        if source.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise ValueError("the backup file fails SQLite's integrity check")
-        dest = sqlite3.connect(_sqlite_file(engine))
-        with dest:
-            source.backup(dest)
-        dest.close()
+        ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    except sqlite3.DatabaseError:
+        ok = False
     finally:
-        source.close()
+        check.close()
+    if not ok:
+        raise ValueError("the backup file fails SQLite's integrity check")
+    engine.dispose()
+    _copy_sqlite(str(backup), _sqlite_file(engine))
