@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -69,6 +70,7 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
     tasks: list[TaskSnapshot] = []
     timers: list[PendingTimer] = []
     end_event = None
+    terminated = False
     for task in _all_tasks(workflow):
         spec = task.task_spec
         if spec.manual and task.state in _STATE_NAMES:
@@ -83,6 +85,7 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
         elif (isinstance(spec, EndEvent) and task.state == TaskState.COMPLETED
               and task.workflow is workflow):
             end_event = spec.bpmn_id
+            terminated = terminated or isinstance(spec.event_definition, TerminateEventDefinition)
     completed = workflow.is_completed()
     if not completed:
         compact(workflow)
@@ -92,7 +95,7 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
         raise EngineError("流程未到达结束事件即停止（可能是循环次数超过引擎上限），已阻止错误的办结")
     return StepResult(
         state=serializer.dump(workflow),
-        status="completed" if completed else "running",
+        status=("terminated" if terminated else "completed") if completed else "running",
         tasks=tasks, timers=timers,
         data=dict(workflow.data) if completed else {},
         end_event=end_event,

@@ -67,7 +67,7 @@ class StepResult:
     """The outcome of running a workflow until it needs a person or a timer."""
 
     state: dict[str, Any]
-    status: str  # running | completed
+    status: str  # running | completed | terminated (a terminate end event was reached)
     tasks: list[TaskSnapshot] = field(default_factory=list)
     timers: list[PendingTimer] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)

@@ -87,8 +87,8 @@ def apply_step(session: Session, case: Case, result: engine.StepResult,
     if definition.model.get("has_timers", True):
         sync_timers(session, case, result)
     case.updated_at = now
-    if result.status == "completed" and case.status == "running":
-        case.status = "completed"
+    if result.status in ("completed", "terminated") and case.status == "running":
+        case.status = result.status
         case.completed_at = now
         case.end_event = result.end_event
     return ready

@@ -101,3 +101,28 @@ def test_a_failing_timer_path_opens_one_incident_and_is_not_retried(api, app, ma
     assert len(incidents) == 1 and incidents[0].element_id == "script_bad"
     assert "除" in incidents[0].message or "division" in incidents[0].message
     assert all(t.incident_id == incidents[0].id for t in timers_of(case["id"]).values() if t.fired_at is None)
+
+
+DEFICIENCY = (DATA / "deficiency.bpmn").read_text()
+
+
+@pytest.mark.parametrize("supplied", [True, False])
+def test_deficiency_not_supplied_in_time_terminates_the_case(api, app, manual_clock, supplied):
+    assert deploy(api, DEFICIENCY).status_code == 201
+    clerk = api.as_user("window_clerk")
+    case = clerk.post("/api/v1/cases", json={"process_key": "deficiency_demo", "applicant": APPLICANT,
+                                             "data": {"supplement_workdays": 5}}).body
+    if supplied:
+        manual_clock.set(datetime(2025, 10, 9, 10, 0, tzinfo=LOCAL_TZ))  # 4th working day: in time
+        clerk = api.as_user("window_clerk")
+        task = ready(case, "task_supplement")[0]
+        assert clerk.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {}}).status_code == 200
+    manual_clock.set(datetime(2025, 10, 10, 17, 1, tzinfo=LOCAL_TZ))  # 5 working days after 26 Sep
+    fire_due_timers(app)
+    clerk = api.as_user("window_clerk")
+    after = clerk.get(f"/api/v1/cases/{case['case_no']}").body
+    if supplied:
+        assert after["status"] == "running" and [t["element_id"] for t in ready(after)] == ["task_issue"]
+    else:
+        assert after["status"] == "terminated" and after["end_event"] == "end_terminated"
+        assert {t["element_id"]: t["state"] for t in after["tasks"]} == {"task_supplement": "cancelled"}
