@@ -258,7 +258,7 @@ def render(data: dict, json_path: Path) -> str:
         "deployed process gives every case its own due time; the scheduler polls every second.",
         "- Inbox rows are synthetic, inserted with SQL: ~7 tasks per case over 20 departments, 95 % completed, "
         "3 % cancelled, 2 % ready; open tasks are from the last 3 days and due 5–20 days later. The server (with "
-        "its scheduler jobs) keeps running while rows are loaded. SQLite is not ANALYZEd (the app never does).",
+        "its scheduler jobs) keeps running while rows are loaded. SQLite is not ANALYZEd (the app never does); PostgreSQL tables are ANALYZEd after each bulk load, as autovacuum would do in production.",
         "- The profile runs the app in the harness process on a copy of the freshly seeded SQLite database; "
         "its inbox part first loads the middle inbox level of synthetic rows into that copy.",
         "",
