@@ -28,6 +28,11 @@ class Config:
     DEMO_PASSWORD = os.environ.get("APP_DEMO_PASSWORD", "Demo@2026")
     REGION_CODE = os.environ.get("APP_REGION_CODE", "410600")
     TOKEN_TTL_HOURS = int(os.environ.get("APP_TOKEN_TTL_HOURS", "12"))
+    # per client address, on top of the per-account lockout; memory storage is per process,
+    # so with several workers point RATELIMIT_STORAGE_URI at a shared store (e.g. memcached://…)
+    LOGIN_RATE_LIMIT = os.environ.get("APP_LOGIN_RATE_LIMIT", "30 per minute")
+    RATELIMIT_STORAGE_URI = os.environ.get("APP_RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
     # SQLite durability: FULL survives power loss; NORMAL (WAL) survives a crash of the app.
     SQLITE_SYNCHRONOUS = os.environ.get("APP_SQLITE_SYNCHRONOUS", "NORMAL")
     SCHEDULER_ENABLED = _bool("APP_SCHEDULER", True)
@@ -57,5 +62,6 @@ class TestConfig(Config):
     ADMIN_PASSWORD = "admin-test-pw"
     SQLITE_SYNCHRONOUS = "OFF"
     CALENDAR_CACHE_SECONDS = 0.0  # each test has its own database
+    RATELIMIT_ENABLED = False     # one test turns it on; the others log in many times
     ARGON2_TIME_COST = 1          # cheap hashes in tests only; production keeps argon2's defaults
     ARGON2_MEMORY_KIB = 1024

@@ -37,12 +37,13 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from .cli import register_cli
     from .database import configure_engine
     from .errors import register_error_handlers
-    from .extensions import db, migrate
+    from .extensions import db, limiter, migrate
 
     from .services import accounts, calendar
     accounts.configure_hasher(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_KIB"))
     calendar.configure(app.config.get("OFFICE_HOURS"), app.config.get("CALENDAR_CACHE_SECONDS", 5.0))
     db.init_app(app)
+    limiter.init_app(app)
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     with app.app_context():
         configure_engine(app)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..errors import Forbidden, NotAuthenticated, TooManyAttempts
-from ..extensions import db
+from ..extensions import db, limiter
 from ..services import accounts, clock
 from ..services.uow import run_use_case
 from .schemas import LoginSchema, TokenSchema
@@ -46,6 +46,8 @@ def user_json(user) -> dict:
 
 @blp.route("/login")
 class Login(MethodView):
+    decorators = [limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])]
+
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     def post(self, body):

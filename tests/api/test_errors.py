@@ -176,3 +176,19 @@ def test_revoked_and_expired_tokens_are_refused(api):
         assert_error(other.get("/api/v1/tasks"), 401)
     finally:
         clock.use(clock.SystemClock())
+
+
+def test_logins_from_one_address_are_rate_limited(database_url, tmp_path):
+    from app import create_app
+    from config import TestConfig
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, INSTANCE_DIR=tmp_path,
+                     RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    codes = [client.post("/api/v1/auth/login", json={"username": "ghost", "password": "whatever1"}).status_code
+             for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    limited = client.post("/api/v1/auth/login", json={"username": "tax_approver", "password": "Demo@2026-test"})
+    assert limited.status_code == 429 and limited.get_json()["message"] == "请求过于频繁，请稍后再试"
+    with app.app_context():
+        from app.extensions import db
+        db.engine.dispose()
