@@ -55,7 +55,7 @@ def task_json(task, case_no: str, cal=None, ratio: float = deadlines.DEFAULT_WAR
 def _may_read(user, case) -> bool:
     if user.has_role("admin", "manager", "clerk"):
         return True
-    return any(t.department_id == user.department_id for t in cases.case_tasks(db.session, case.id))
+    return cases.department_has_task(db.session, case.id, user.department_id)
 
 
 @blp.route("")

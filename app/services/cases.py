@@ -67,6 +67,14 @@ def case_tasks(session: Session, case_id: int) -> list[Task]:
                                 .order_by(Task.created_at, Task.id)).scalars())
 
 
+def department_has_task(session: Session, case_id: int, department_id: int | None) -> bool:
+    """Whether a department has (or had) a task in the case: what lets its approvers read it."""
+    if department_id is None:
+        return False
+    return session.execute(select(Task.id).where(Task.case_id == case_id, Task.department_id == department_id)
+                           .limit(1)).first() is not None
+
+
 def list_cases(session: Session, *, status: str | None = None, limit: int = 50,
                offset: int = 0) -> list[Case]:
     query = select(Case).order_by(Case.id.desc()).limit(limit).offset(offset)

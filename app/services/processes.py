@@ -48,8 +48,7 @@ class ProcessRejected(DomainError):
     status = 422
 
 
-def _parse(session: Session, xml: bytes, filename: str) -> engine.ParsedProcess:
-    departments = accounts.department_lookup(session)
+def _parse(session: Session, xml: bytes, filename: str, departments: dict) -> engine.ParsedProcess:
     form_keys = forms.existing_keys(session)
     libraries = [d.bpmn_xml.encode() for d in _latest_called(session, xml)]
     try:
@@ -69,11 +68,10 @@ def _latest_called(session: Session, xml: bytes) -> list[ProcessDefinition]:
     return [d for d in latest_versions(session) if f'calledElement="{d.key}"' in text]
 
 
-def _catalog(session: Session, text: str | None, parsed: engine.ParsedProcess) -> dict | None:
+def _catalog(text: str | None, parsed: engine.ParsedProcess, departments: dict) -> dict | None:
     if text is None:
         return None
-    departments = set(accounts.department_lookup(session))
-    return catalog.parse(text, process_key=parsed.model.process_key, departments=departments,
+    return catalog.parse(text, process_key=parsed.model.process_key, departments=set(departments),
                          task_ids={t.element_id for t in parsed.model.user_tasks})
 
 
@@ -83,15 +81,15 @@ def deploy(session: Session, xml: bytes, *, filename: str, actor_id: int | None,
     """Validate and store a new version (BPMN plus its optional catalog); nothing is stored on failure."""
     if not xml:
         raise InvalidInput("文件为空")
-    parsed = _parse(session, xml, filename)
-    matters = _catalog(session, catalog_text, parsed)
+    departments = accounts.department_lookup(session)  # read once for lanes, catalog and snapshot
+    parsed = _parse(session, xml, filename, departments)
+    matters = _catalog(catalog_text, parsed, departments)
     key = parsed.model.process_key
     current = latest(session, key)
     if (skip_if_unchanged and current is not None and current.sha256 == parsed.sha256
             and current.catalog == matters):
         return current
     model = parsed.model.to_dict()
-    departments = accounts.department_lookup(session)
     model["lane_departments"] = {lane: departments[lane].id for lane in parsed.model.lanes if lane in departments}
     keys = {t.form_key for t in parsed.model.user_tasks if t.form_key} | {parsed.model.start_form_key} - {None}
     model["forms"] = {k: forms.latest(session, k).schema for k in sorted(keys)}
