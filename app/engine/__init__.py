@@ -1,16 +1,16 @@
 """The only package that imports SpiffWorkflow. Everything it returns is plain data."""
 from .context import current_now, run_context
-from .errors import BpmnInvalid, EngineError, TaskNotReady, UnknownTask, ValidationIssue
+from .errors import BpmnInvalid, EngineError, NotWaiting, TaskNotReady, UnknownTask, ValidationIssue
 from .loader import ParsedProcess, parse_process, sha256_of
-from .runner import complete, fire_due_timers, move_timers, start
+from .runner import complete, deliver_message, fire_due_timers, move_timers, start
 from .sandbox import SandboxError
 from .scripts import register_helper
-from .types import PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
+from .types import Effect, PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
 
 __all__ = [
     "current_now", "run_context",
-    "BpmnInvalid", "EngineError", "TaskNotReady", "UnknownTask", "ValidationIssue",
-    "ParsedProcess", "parse_process", "sha256_of", "complete", "fire_due_timers", "move_timers", "start",
-    "SandboxError", "register_helper", "PendingTimer", "ProcessModel", "StepResult",
+    "BpmnInvalid", "EngineError", "NotWaiting", "TaskNotReady", "UnknownTask", "ValidationIssue",
+    "ParsedProcess", "parse_process", "sha256_of", "complete", "deliver_message", "fire_due_timers", "move_timers", "start",
+    "SandboxError", "register_helper", "Effect", "PendingTimer", "ProcessModel", "StepResult",
     "TaskSnapshot", "UserTaskDef",
 ]

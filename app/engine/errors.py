@@ -39,3 +39,7 @@ class TaskNotReady(Exception):
 
 class UnknownTask(Exception):
     """No such task in this workflow."""
+
+
+class NotWaiting(Exception):
+    """The workflow is not waiting for this message (nothing to catch it)."""

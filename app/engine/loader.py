@@ -27,7 +27,8 @@ from .types import ProcessModel, UserTaskDef
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS}
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiff": SPIFF_NS}
 FORM_KEY = f"{{{CAMUNDA_NS}}}formKey"
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -140,9 +141,46 @@ def describe(root: etree._Element) -> ProcessModel:
     )
 
 
+def _service_task_issues(root: etree._Element, is_operator: Callable[[str], bool]) -> list[ValidationIssue]:
+    """Every service task names a known operator, and its parameters are sandbox expressions."""
+    issues: list[ValidationIssue] = []
+    for task in root.iterfind(".//bpmn:serviceTask", NS):
+        operator = task.find("bpmn:extensionElements/spiff:serviceTaskOperator", NS)
+        name = task.get("name") or task.get("id")
+        if operator is None:
+            issues.append(ValidationIssue(task.get("id"), f"服务任务“{name}”缺少 spiff:serviceTaskOperator"))
+            continue
+        if not is_operator(operator.get("id", "")):
+            issues.append(ValidationIssue(task.get("id"), f"服务任务“{name}”的操作“{operator.get('id')}”不存在"))
+        for param in operator.iterfind(".//spiff:parameter", NS):
+            problem = _expression_problem(sandbox.compile_expression, param.get("value", ""))
+            if problem:
+                issues.append(ValidationIssue(task.get("id"), f"参数 {param.get('id')} 的表达式无效：{problem}"))
+    return issues
+
+
+_FLOW_NODES = ("task", "userTask", "serviceTask", "scriptTask", "receiveTask", "sendTask", "manualTask",
+               "businessRuleTask", "callActivity", "subProcess", "startEvent", "intermediateCatchEvent",
+               "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway", "inclusiveGateway",
+               "parallelGateway", "eventBasedGateway")
+
+
+def _dead_end_issues(process: etree._Element) -> list[ValidationIssue]:
+    """A step with no way out would end its path silently (an implicit end): refuse it."""
+    sources = {f.get("sourceRef") for f in process.iterfind("bpmn:sequenceFlow", NS)}
+    issues = []
+    for local in _FLOW_NODES:
+        for node in process.iterfind(f"bpmn:{local}", NS):
+            if node.get("id") not in sources:
+                name = node.get("name") or node.get("id")
+                issues.append(ValidationIssue(node.get("id"), f"“{name}”没有出口顺序流；流程只能在结束事件处结束"))
+    return issues
+
+
 def _rule_issues(root: etree._Element, model: ProcessModel,
                  is_department: Callable[[str], bool],
-                 form_exists: Callable[[str], bool]) -> list[ValidationIssue]:
+                 form_exists: Callable[[str], bool],
+                 is_operator: Callable[[str], bool]) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     process = _main_process(root)
     if process.find("bpmn:startEvent", NS) is None:
@@ -158,6 +196,8 @@ def _rule_issues(root: etree._Element, model: ProcessModel,
             issues.append(ValidationIssue(task.element_id, f"表单“{task.form_key}”不存在"))
     if model.start_form_key and not form_exists(model.start_form_key):
         issues.append(ValidationIssue("startEvent", f"表单“{model.start_form_key}”不存在"))
+    issues.extend(_service_task_issues(root, is_operator))
+    issues.extend(_dead_end_issues(process))
     for element in root.iter():
         local = etree.QName(element).localname if isinstance(element.tag, str) else ""
         if local in _EXPRESSION_TAGS and (element.text or "").strip():
@@ -186,6 +226,7 @@ def _expression_problem(compile_fn, source: str) -> str | None:
 def parse_process(xml: bytes, filename: str = "process.bpmn", *,
                   is_department: Callable[[str], bool] = lambda name: True,
                   form_exists: Callable[[str], bool] = lambda key: True,
+                  is_operator: Callable[[str], bool] = lambda name: True,
                   libraries: Iterable[bytes] = ()) -> ParsedProcess:
     """Validate ``xml`` and build its spec; raises :class:`BpmnInvalid`.
 
@@ -199,7 +240,7 @@ def parse_process(xml: bytes, filename: str = "process.bpmn", *,
         element = exc.id or _element_at_line(root, exc.line_number)
         raise BpmnInvalid("BPMN 结构校验失败", [ValidationIssue(element, str(exc))]) from None
     model = describe(root)
-    issues = _rule_issues(root, model, is_department, form_exists)
+    issues = _rule_issues(root, model, is_department, form_exists, is_operator)
     if issues:
         raise BpmnInvalid("流程定义校验失败", issues)
     parser = SpiffBpmnParser()

@@ -10,7 +10,9 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import TerminateEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -18,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox, serializer
 from .compaction import compact
-from .errors import EngineError, TaskNotReady, UnknownTask
+from .errors import EngineError, NotWaiting, TaskNotReady, UnknownTask
 from .loader import ParsedProcess
 from .scripts import make_script_engine
 from .types import PendingTimer, StepResult, TaskSnapshot
@@ -69,6 +71,7 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
     forms = {t.element_id: t.form_key for t in parsed.model.user_tasks}
     tasks: list[TaskSnapshot] = []
     timers: list[PendingTimer] = []
+    messages: list[str] = []
     end_event = None
     terminated = False
     for task in _all_tasks(workflow):
@@ -82,6 +85,9 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
             due = _timer_due(task)
             if due:
                 timers.append(PendingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due))
+        elif task.state == TaskState.WAITING and isinstance(
+                getattr(spec, "event_definition", None), MessageEventDefinition):
+            messages.append(spec.event_definition.name)
         elif (isinstance(spec, EndEvent) and task.state == TaskState.COMPLETED
               and task.workflow is workflow):
             end_event = spec.bpmn_id
@@ -99,6 +105,8 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
         tasks=tasks, timers=timers,
         data=dict(workflow.data) if completed else {},
         end_event=end_event,
+        effects=list(getattr(workflow.script_engine, "effects", [])),
+        waiting_messages=sorted(set(messages)),
     )
 
 
@@ -156,4 +164,20 @@ def move_timers(parsed: ParsedProcess, state_json: str, fire_at: dict[str, str])
             value["next"] = when
         else:
             task.internal_data["event_value"] = when
+    return _guarded(_snapshot, workflow, parsed)
+
+
+def deliver_message(parsed: ParsedProcess, state_json: str, name: str, payload: dict[str, Any]) -> StepResult:
+    """Hand a message (e.g. 补齐材料 from the applicant) to the case's waiting catch event."""
+    workflow = serializer.load(state_json, parsed)
+    waiting = [t for t in _all_tasks(workflow) if t.state == TaskState.WAITING and isinstance(
+        getattr(t.task_spec, "event_definition", None), MessageEventDefinition)
+        and t.task_spec.event_definition.name == name]
+    if not waiting:
+        raise NotWaiting(name)
+
+    def run() -> None:
+        workflow.catch(BpmnEvent(waiting[0].task_spec.event_definition, payload))
+        workflow.do_engine_steps()
+    _guarded(run)
     return _guarded(_snapshot, workflow, parsed)

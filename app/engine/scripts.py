@@ -6,6 +6,7 @@ that environment so nothing reaches Python's ``eval``/``exec``.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from . import sandbox
+from .types import Effect
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -39,11 +41,21 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 class SandboxScriptEngine(PythonScriptEngine):
+    """Service tasks do not run anything here: each call is recorded as an
+    :class:`Effect` that the app carries out in the same transaction."""
+
     def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None):
         super().__init__(environment=SandboxEnvironment(functions))
+        self.effects: list[Effect] = []
 
     def validate(self, expression):
         sandbox.compile_expression(expression)
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):
+        params = {name: spec["value"] for name, spec in (operation_params or {}).items()}
+        spec = task.task_spec
+        self.effects.append(Effect(operation_name or "", spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, params))
+        return json.dumps({"requested": operation_name})
 
 
 _helpers: dict[str, Callable[..., Any]] = {}

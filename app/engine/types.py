@@ -62,6 +62,19 @@ class PendingTimer:
     fire_at: str
 
 
+@dataclass(frozen=True)
+class Effect:
+    """A service task's request to the app (issue a notice, write a credit record …).
+
+    The engine only records it; the app carries it out in the same transaction.
+    """
+
+    operator: str
+    element_id: str
+    element_name: str
+    params: dict[str, Any]
+
+
 @dataclass
 class StepResult:
     """The outcome of running a workflow until it needs a person or a timer."""
@@ -72,3 +85,5 @@ class StepResult:
     timers: list[PendingTimer] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     end_event: str | None = None
+    effects: list[Effect] = field(default_factory=list)  # in the order the service tasks ran
+    waiting_messages: list[str] = field(default_factory=list)  # message names the case waits for
