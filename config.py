@@ -38,10 +38,12 @@ class Config:
     SCHEDULER_ENABLED = _bool("APP_SCHEDULER", True)
     # office hours of the hall, for limits counted in working hours (e.g. 企业开办 in 3 hours)
     OFFICE_HOURS = os.environ.get("APP_OFFICE_HOURS", "09:00-12:00,13:00-17:00")
+    NOTIFY_CHANNEL = os.environ.get("APP_NOTIFY_CHANNEL", "outbox")  # see app/services/notifications.py
     PROCESSES_DIR = BASE_DIR / "processes"
     FORMS_DIR = BASE_DIR / "forms"
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     BPMN_MAX_BYTES = 2 * 1024 * 1024
+    MATERIAL_MAX_BYTES = int(os.environ.get("APP_MATERIAL_MAX_MB", "10")) * 1024 * 1024
     USE_CASE_RETRIES = 20
 
     # flask-smorest / OpenAPI

@@ -39,7 +39,8 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from .errors import register_error_handlers
     from .extensions import db, limiter, migrate
 
-    from .services import accounts, calendar
+    from .services import accounts, calendar, notifications
+    notifications.configure(app.config.get("NOTIFY_CHANNEL"))
     accounts.configure_hasher(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_KIB"))
     calendar.configure(app.config.get("OFFICE_HOURS"), app.config.get("CALENDAR_CACHE_SECONDS", 5.0))
     db.init_app(app)

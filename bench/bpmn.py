@@ -90,7 +90,7 @@ def fill_form(schema: dict | None) -> dict:
         elif kind in {"select", "radio"}:
             data[comp["key"]] = _choice(comp.get("values", []))
         elif kind == "checklist":
-            data[comp["key"]] = [comp["values"][0]["value"]] if comp.get("values") else []
+            data[comp["key"]] = []  # nothing ticked: e.g. no material missing (容缺) at intake
         elif kind == "datetime":
             data[comp["key"]] = date.today().isoformat()
         else:

@@ -27,9 +27,16 @@ def _far_future(*_args, **_kwargs) -> str:
     return "2099-12-31T17:00:00+08:00"
 
 
+class _RawEnvironment(TaskDataEnvironment):
+    """Service tasks (notices, certificates …) do nothing in the raw baseline."""
+
+    def call_service(self, context, **kwargs):
+        return "{}"
+
+
 def raw_script_engine() -> PythonScriptEngine:
     """SpiffWorkflow's default (eval-based) engine, plus stand-ins for our deadline helpers."""
-    return PythonScriptEngine(environment=TaskDataEnvironment(
+    return PythonScriptEngine(environment=_RawEnvironment(
         {"workdays": _far_future, "hours": _far_future, "days": _far_future}))
 
 

@@ -28,10 +28,11 @@ class TestClientHttp(Http):
         super().__init__("")
         self.client = client
 
-    def call(self, method, path, token=None, json=None, files=None):
+    def call(self, method, path, token=None, json=None, files=None, data=None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         kwargs = {"json": json} if files is None else {
-            "data": {k: (io.BytesIO(v[1]), v[0]) for k, v in files.items()}, "content_type": "multipart/form-data"}
+            "data": {**(data or {}), **{k: (io.BytesIO(v[1]), v[0]) for k, v in files.items()}},
+            "content_type": "multipart/form-data"}
         started = time.perf_counter()
         resp = self.client.open(path, method=method, headers=headers, **kwargs)
         elapsed = time.perf_counter() - started
@@ -138,6 +139,7 @@ def _request_costs(runner, engine, rounds: int) -> dict:
     try:
         for _ in range(rounds):
             case = measure("start case", runner.start)
+            runner.upload_required(case["case_no"])
             done: set[str] = set()
             while case["status"] == "running":
                 for task in [t for t in case["tasks"] if t["state"] == "ready" and t["id"] not in done]:
@@ -221,6 +223,7 @@ def run(proc: BenchProcess, scale: Scale, workdir: Path, database: Path | None =
     completes, wall = 0, 0.0
     for _ in range(scale.profile_cases):
         case = runner.start()
+        runner.upload_required(case["case_no"])
         done: set[str] = set()
         while case["status"] == "running":
             for task in [t for t in case["tasks"] if t["state"] == "ready" and t["id"] not in done]:

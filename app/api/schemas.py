@@ -106,6 +106,13 @@ class TaskSchema(Schema):
     completed_by_id = fields.Integer(allow_none=True)
 
 
+class TaskDetailSchema(TaskSchema):
+    service_name = fields.String()
+    matter = fields.Dict(allow_none=True, metadata={"description": "事项目录中本任务对应的事项"})
+    form = fields.Dict(allow_none=True, metadata={"description": "form-js 表单"})
+    case_data = fields.Dict(metadata={"description": "本事项所需的申请数据（按角色脱敏）"})
+
+
 class TaskQueryArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -161,6 +168,10 @@ class CaseSchema(Schema):
     deadline_estimated = fields.Boolean(metadata={"description": "期限所在年份的放假安排尚未公布"})
     light = fields.String(allow_none=True)
     suspended = fields.Boolean()
+    accepted_at = LocalDateTime(allow_none=True, metadata={"description": "受理时间（收件时间为 created_at）"})
+    acceptance = fields.String(allow_none=True, metadata={"description": "window 窗口受理 / deemed 逾期未告知补正视为受理"})
+    query_code = fields.String(allow_none=True, metadata={"description": "查询码（仅综合窗口与管理员可见）"})
+    waiting_messages = fields.List(fields.String(), metadata={"description": "办件正在等待的消息，如 materials_supplied"})
     tasks = fields.List(fields.Nested(TaskSchema))
 
 

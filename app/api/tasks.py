@@ -7,11 +7,12 @@ from flask_smorest import Blueprint
 
 from ..extensions import db
 from ..models import Case
-from ..services import calendar, clock, tasks
+from ..errors import Forbidden
+from ..services import calendar, clock, privacy, tasks
 from ..services.uow import run_use_case
 from .auth import auth_required
 from .cases import task_json
-from .schemas import TaskCompleteSchema, TaskQueryArgsSchema, TaskSchema
+from .schemas import TaskCompleteSchema, TaskDetailSchema, TaskQueryArgsSchema, TaskSchema
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待办任务")
 
@@ -26,6 +27,21 @@ class Tasks(MethodView):
         state = None if args["state"] == "all" else args["state"]
         cal = calendar.load(db.session)
         return [task_json(t, no, cal) for t, no in tasks.inbox(db.session, g.user, state=state)]
+
+
+@blp.route("/<string:task_id>")
+class TaskDetail(MethodView):
+    @auth_required()
+    @blp.response(200, TaskDetailSchema)
+    def get(self, task_id):
+        """任务详情：表单，以及本部门办理所需的申请数据（一表申请中本事项用到的字段）"""
+        task = tasks.get_task(db.session, task_id)
+        if not (tasks.may_work(g.user, task) or g.user.has_role("admin", "manager")):
+            raise Forbidden("该任务不属于您的部门")
+        case = db.session.get(Case, task.case_id)
+        detail = tasks.task_detail(db.session, task, case)
+        return {**task_json(task, case.case_no), **detail,
+                "case_data": privacy.mask_data(g.user, detail["case_data"])}
 
 
 @blp.route("/<string:task_id>/complete")

@@ -3,6 +3,7 @@ from .audit import AuditEvent
 from .calendar import CalendarDay, CalendarYear
 from .case import CASE_STATUSES, Case, CaseCounter, Task, WorkflowState
 from .incident import Incident
+from .intake import Certificate, CreditRecord, Delivery, Material, Notice, Notification
 from .legal_time import SUSPENSION_KINDS, Extension, SupervisionEvent, Suspension
 from .org import ROLES, ApiToken, Department, User
 from .process import FormDefinition, ProcessDefinition
@@ -10,5 +11,5 @@ from .timer import Timer
 
 __all__ = [
     "AuditEvent", "CalendarDay", "CalendarYear", "CASE_STATUSES", "Case", "CaseCounter", "Task", "WorkflowState",
-    "Incident", "SUSPENSION_KINDS", "Extension", "SupervisionEvent", "Suspension", "ROLES", "ApiToken", "Department", "User", "FormDefinition", "ProcessDefinition", "Timer",
+    "Incident", "Certificate", "CreditRecord", "Delivery", "Material", "Notice", "Notification", "SUSPENSION_KINDS", "Extension", "SupervisionEvent", "Suspension", "ROLES", "ApiToken", "Department", "User", "FormDefinition", "ProcessDefinition", "Timer",
 ]

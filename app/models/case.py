@@ -33,6 +33,11 @@ class Case(db.Model):
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # 承诺时限 (else 法定)
     statutory_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())  # 法定时限
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # clock stopped since
+    # Art. 32: materials received (created_at) and the application accepted are kept apart
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acceptance: Mapped[str | None] = mapped_column(String(16))  # window | deemed (视为受理)
+    query_code: Mapped[str | None] = mapped_column(String(16))  # given to the applicant with the case number
+    waiting_messages: Mapped[list | None] = mapped_column(JSON)  # messages the diagram waits for (补齐材料 …)
     audit_head: Mapped[str | None] = mapped_column(String(64))  # hash of the newest audit event
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="select")

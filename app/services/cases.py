@@ -1,6 +1,7 @@
 """Starting and reading cases (办件)."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput, NotFound
 from ..models import Case, CaseCounter, Task, WorkflowState
-from . import audit, calendar, deadlines, forms, processes, projection
+from . import audit, calendar, deadlines, forms, materials, processes, projection
 from .clock import local
 
 
@@ -44,13 +45,15 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
                 data=clean, created_by_id=actor_id, created_at=now, updated_at=now)
     case.deadline, case.statutory_deadline = deadlines.case_deadlines(cal, definition.catalog, now)
     case.deadline = case.deadline or case.statutory_deadline
+    case.query_code = f"{secrets.randbelow(10**6):06d}"
     session.add(case)
     session.flush()
-    projection.apply_step(session, case, result, None, definition, now,
-                          deadlines.due_function(cal, definition.catalog))
     audit.record(session, action="case.started", at=now, actor_id=actor_id, case=case,
                  object_type="case", object_id=case.case_no,
                  after={"process_key": definition.key, "version": definition.version, "data": clean})
+    projection.apply_step(session, case, result, None, definition, now,
+                          deadlines.due_function(cal, definition.catalog), actor_id=actor_id)
+    materials.attach_certificates(session, case, definition.catalog, now)  # 免证办
     session.flush()
     return case
 

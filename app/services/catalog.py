@@ -72,6 +72,12 @@ class _Checker:
         types = material.get("file_types", [])
         if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
             self.fail(material, "file_types 必须是扩展名列表")
+        self.workdays(material, "supplement_workdays")
+
+    def workdays(self, owner: dict, key: str) -> None:
+        value = owner.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 365):
+            self.fail(owner, f"{key} 必须是 1 到 365 的工作日数")
 
     def matter(self, matter: Any, tasks: set[str] | None, departments: set[str] | None,
                codes: set[str]) -> None:
@@ -91,6 +97,9 @@ class _Checker:
         if matter.get("kind", "promised") not in KINDS:
             self.fail(matter, f"kind 必须是 {' 或 '.join(KINDS)}")
         self.limits(matter)
+        shown = matter.get("fields", [])
+        if not isinstance(shown, list) or not all(isinstance(f, str) for f in shown):
+            self.fail(matter, "fields 必须是表单字段名的列表")
         materials = matter.get("materials", [])
         if not isinstance(materials, list):
             self.fail(matter, "materials 必须是列表")
@@ -124,6 +133,16 @@ def parse(text: str, *, process_key: str | None = None, task_ids: set[str] | Non
     if not isinstance(raw.get("name"), str):
         check.fail(raw, "缺少 name")
     check.limits(raw)
+    check.workdays(raw, "post_check_workdays")
+    prefill = raw.get("prefill", {})
+    if not isinstance(prefill, dict) or not all(
+            isinstance(v, str) and "." in v for k, v in prefill.items() if k != _LINE):
+        check.fail(raw, "prefill 必须是“表单字段: 证照类型.属性”的映射，如 company_name: business_licence.holder_name")
+    decisions = raw.get("intake_requires_complete")
+    if decisions is not None and (not isinstance(decisions, list) or not all(isinstance(d, str) for d in decisions)):
+        check.fail(raw, "intake_requires_complete 必须是受理结论的列表")
+    if task_ids is not None and raw.get("intake_task") is not None and raw.get("intake_task") not in task_ids:
+        check.fail(raw, f"流程中没有用户任务“{raw.get('intake_task')}”（intake_task）")
     matters = raw.get("matters", [])
     if not isinstance(matters, list):
         check.fail(raw, "matters 必须是列表")

@@ -18,7 +18,7 @@ INPUT_TYPES = {"textfield", "textarea", "number", "checkbox", "select", "radio",
 _KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
 
-def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
+def input_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     """Input components, including those nested in groups."""
     out: list[dict[str, Any]] = []
     stack = list(schema.get("components", []))
@@ -38,7 +38,7 @@ def check_schema(schema: Any) -> list[str]:
     if not isinstance(schema.get("id"), str) or not _KEY_RE.match(schema["id"]):
         problems.append("表单 id 必须是英文标识符")
     seen: set[str] = set()
-    for comp in _fields(schema):
+    for comp in input_fields(schema):
         key = comp["key"]
         if not _KEY_RE.match(key):
             problems.append(f"字段名“{key}”必须是英文标识符")
@@ -152,7 +152,7 @@ def validate_data(schema: dict[str, Any] | None, data: Any) -> dict[str, Any]:
         raise InvalidInput("字段名无效", {k: ["字段名必须是英文标识符，且不能以下划线开头"] for k in map(str, bad_keys)})
     if schema is None:
         return dict(data)
-    fields = {c["key"]: c for c in _fields(schema)}
+    fields = {c["key"]: c for c in input_fields(schema)}
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     for key in data:

@@ -14,17 +14,23 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..errors import Conflict, InvalidInput
-from ..models import SUSPENSION_KINDS, Extension, Suspension, Task, Timer
+from ..models import SUSPENSION_KINDS, Case, Extension, Suspension, Task, Timer, WorkflowState
 from . import audit, calendar, cases, processes, projection
 
 DEFAULT_EXTENSION_CAP = {"amount": 10, "unit": "workday"}  # 行政许可法第四十二条：可延长十日
 
 
 def suspend(session: Session, *, case_no: str, kind: str, reason: str, notice: str,
-            actor_id: int, now: datetime) -> Suspension:
+            actor_id: int | None, now: datetime) -> Suspension:
     case = cases.get_case(session, case_no)
     cases.state_of(session, case.id, for_update=True)  # serialise with task completions
     session.refresh(case)
+    return suspend_case(session, case, kind=kind, reason=reason, notice=notice, actor_id=actor_id, now=now)
+
+
+def suspend_case(session: Session, case: Case, *, kind: str, reason: str, notice: str,
+                 actor_id: int | None, now: datetime) -> Suspension:
+    """Stop the clock of a case whose workflow-state lock the caller holds."""
     if case.status != "running":
         raise Conflict("办件已办结或已终止，不能中止计时")
     if case.suspended_at is not None:
@@ -45,10 +51,16 @@ def suspend(session: Session, *, case_no: str, kind: str, reason: str, notice: s
     return row
 
 
-def resume(session: Session, *, case_no: str, actor_id: int, now: datetime) -> Suspension:
+def resume(session: Session, *, case_no: str, actor_id: int | None, now: datetime) -> Suspension:
     case = cases.get_case(session, case_no)
     state_row = cases.state_of(session, case.id, for_update=True)
     session.refresh(case)
+    return resume_case(session, case, state_row, actor_id=actor_id, now=now)
+
+
+def resume_case(session: Session, case: Case, state_row: WorkflowState, *, actor_id: int | None,
+                now: datetime) -> Suspension:
+    """Restart the clock; every deadline and timer of the case moves by the paused office time."""
     row = session.execute(select(Suspension).where(Suspension.case_id == case.id, Suspension.ended_at.is_(None))
                           ).scalar_one_or_none()
     if row is None or case.suspended_at is None:

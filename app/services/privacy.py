@@ -43,3 +43,11 @@ def mask_data(actor, data):
     if isinstance(data, list):
         return [mask_data(actor, v) for v in data]
     return data
+
+
+def mask_id_for(actor, value: str | None) -> str | None:
+    return value if actor is not None and actor.has_role(*SEES_PERSONAL_DATA) else mask_id_number(value)
+
+
+def mask_phone_for(actor, value: str | None) -> str | None:
+    return value if actor is not None and actor.has_role(*SEES_PERSONAL_DATA) else mask_phone(value)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import ProcessDefinition
-from . import accounts, audit, catalog, forms
+from . import accounts, audit, catalog, effects, forms
 
 _cache: dict[str, engine.ParsedProcess] = {}
 _cache_lock = threading.Lock()
@@ -53,7 +53,8 @@ def _parse(session: Session, xml: bytes, filename: str, departments: dict) -> en
     libraries = [d.bpmn_xml.encode() for d in _latest_called(session, xml)]
     try:
         return engine.parse_process(xml, filename, is_department=departments.__contains__,
-                                    form_exists=form_keys.__contains__, libraries=libraries)
+                                    form_exists=form_keys.__contains__, is_operator=effects.is_operator,
+                                    libraries=libraries)
     except engine.BpmnInvalid as exc:
         if exc.status == 413:
             raise PayloadTooLarge(exc.message) from None

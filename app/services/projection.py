@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..models import Case, Task, Timer, WorkflowState
-from . import accounts, processes
+from . import accounts, effects, processes
 
 DueFunction = Callable[[str, datetime], "datetime | None"]
 
@@ -81,8 +81,10 @@ def lane_departments(session: Session, definition: "processes.Deployed") -> dict
 
 def apply_step(session: Session, case: Case, result: engine.StepResult,
                state_row: WorkflowState | None, definition: "processes.Deployed",
-               now: datetime, due_for: DueFunction | None = None) -> list[Task]:
-    save_state(session, case, result, state_row)
+               now: datetime, due_for: DueFunction | None = None,
+               actor_id: int | None = None) -> list[Task]:
+    """Save the step; then carry out what its service tasks asked for, in the same transaction."""
+    state_row = save_state(session, case, result, state_row)
     ready = sync_tasks(session, case, result, lane_departments(session, definition), now, due_for)
     if definition.model.get("has_timers", True):
         sync_timers(session, case, result)
@@ -91,4 +93,9 @@ def apply_step(session: Session, case: Case, result: engine.StepResult,
         case.status = result.status
         case.completed_at = now
         case.end_event = result.end_event
+    case.waiting_messages = result.waiting_messages or None
+    if result.effects:
+        if case.id is None:
+            session.flush()
+        effects.apply(session, case, state_row, definition, result.effects, actor_id, now)
     return ready

@@ -11,7 +11,7 @@ from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Case, Task
 from .accounts import Actor
-from . import audit, calendar, cases, deadlines, forms, processes, projection
+from . import audit, calendar, cases, catalog, deadlines, forms, intake, processes, projection
 
 
 def inbox(session: Session, user: Actor, *, state: str | None = "ready", limit: int = 100,
@@ -41,6 +41,21 @@ def get_task(session: Session, task_id: str) -> Task:
     return task
 
 
+def task_detail(session: Session, task: Task, case: Case) -> dict[str, Any]:
+    """What a department needs to work a task: its form, its matter, and the fields it uses.
+
+    A matter may list ``fields`` in the catalog: the department then sees only
+    those fields of the one application (一表申请), not everything the others asked.
+    """
+    definition = processes.deployed(session, case.process_definition_id)
+    matter = catalog.matter_for_task(definition.catalog, task.element_id)
+    shown = (matter or {}).get("fields")
+    data = case.data or {}
+    return {"service_name": definition.name, "matter": matter,
+            "form": forms.for_definition(session, definition, task.form_key),
+            "case_data": {k: data[k] for k in shown if k in data} if shown else dict(data)}
+
+
 def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
     task = get_task(session, task_id)
     if not may_work(user, task):
@@ -53,11 +68,12 @@ def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now
     case = session.get(Case, task.case_id, populate_existing=True)
     definition = processes.deployed(session, case.process_definition_id)
     clean = forms.validate_data(forms.for_definition(session, definition, task.form_key), data)
+    facts = intake.check(session, case, definition.catalog, task.element_id, clean)
     parsed = processes.runnable(session, definition)
     cal = calendar.load(session)
     try:
         with calendar.engine_context(cal, now):
-            result = engine.complete(parsed, state_row.state, task.id, clean)
+            result = engine.complete(parsed, state_row.state, task.id, {**clean, **facts})
     except (engine.TaskNotReady, engine.UnknownTask):
         raise Conflict("任务已办理或已取消") from None
     except engine.EngineError as exc:
@@ -68,11 +84,11 @@ def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now
     task.completed_at = now
     task.data = clean
     case.data = {**case.data, **clean}
-    projection.apply_step(session, case, result, state_row, definition, now,
-                          deadlines.due_function(cal, definition.catalog))
     audit.record(session, action="task.completed", at=now, actor_id=user.id, case=case,
                  object_type="task", object_id=task.id, before=before,
                  after={"state": "completed", "element_id": task.element_id, "data": clean,
-                        "case_status": case.status})
+                        "case_status": result.status})
+    projection.apply_step(session, case, result, state_row, definition, now,
+                          deadlines.due_function(cal, definition.catalog), actor_id=user.id)
     session.flush()
     return task

@@ -4,14 +4,22 @@ import itertools
 import uuid
 
 import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Case, Material
+from app.services import clock
+from app.services.blobs import BlobStore
 
 from .helpers import APPLICANT, DEMO_XML, deploy, ready
+from .startup import APPLY
 
 USERS = {"admin": ("admin", "admin-test-pw"), "analyst": ("analyst", None), "clerk": ("window_clerk", None),
          "approver": ("tax_approver", None), "manager": ("manager", None)}
 ALL = set(USERS)
 
-# (method, path, body, roles allowed). {case} is a running case's number.
+# (method, path, body, roles allowed). {case} is a running case's number, {startup_case} a running
+# 企业开办 case (its catalog lists materials), {material} an uploaded material of {case}.
 TABLE = [
     ("GET", "/api/v1/me", None, ALL),
     ("GET", "/api/v1/departments", None, ALL),
@@ -28,6 +36,15 @@ TABLE = [
     ("GET", "/api/v1/cases/{case}", None, {"admin", "manager", "clerk", "approver"}),
     ("GET", "/api/v1/cases/{case}/history", None, {"admin", "manager", "clerk", "approver"}),
     ("POST", "/api/v1/cases/{case}/extensions", lambda: {"workdays": 1, "reason": "测试"}, {"manager", "admin"}),
+    ("POST", "/api/v1/cases/{startup_case}/materials", "material", {"clerk", "admin"}),
+    ("GET", "/api/v1/cases/{case}/materials", None, {"admin", "manager", "clerk", "approver"}),
+    ("GET", "/api/v1/materials/{material}/content", None, {"admin", "manager", "clerk", "approver"}),
+    ("GET", "/api/v1/cases/{case}/notices", None, {"admin", "manager", "clerk", "approver"}),
+    ("GET", "/api/v1/cases/{case}/results", None, {"admin", "manager", "clerk", "approver"}),
+    ("GET", "/api/v1/cases/{case}/notifications", None, {"admin", "manager", "clerk", "approver"}),
+    ("GET", "/api/v1/notifications", None, {"admin", "manager", "clerk"}),
+    ("GET", "/api/v1/credit-records", None, {"admin", "manager"}),
+    ("GET", "/api/v1/prefill?process_key=business_startup&id_number=410602199001011234", None, {"admin", "clerk"}),
     ("GET", "/api/v1/tasks", None, ALL),
     ("GET", "/api/v1/supervision/events", None, ALL),
     ("POST", "/api/v1/supervision/cases/{case}/supervise", lambda: {"note": "测试"}, {"manager"}),
@@ -55,15 +72,50 @@ def case_no(api):
     return case["case_no"]  # tasks now sit with 市场监管局, 税务局 and 公安局
 
 
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+@pytest.fixture
+def startup_case_no(api):
+    case = api.as_user("window_clerk").post("/api/v1/cases", json={
+        "process_key": "business_startup", "applicant": APPLICANT, "data": APPLY})
+    assert case.status_code == 201, case.body
+    return case.body["case_no"]
+
+
+@pytest.fixture
+def material_id(app, case_no):
+    """An uploaded file on the demo case (whose process has no catalog, so it is stored directly)."""
+    db.session.rollback()
+    case = db.session.execute(select(Case).where(Case.case_no == case_no)).scalar_one()
+    sha, size = BlobStore(app.config["INSTANCE_DIR"]).put(PDF)
+    row = Material(case_id=case.id, code="M001", name="申请书", version=1, source="upload", sha256=sha, size=size,
+                   content_type="application/pdf", extension="pdf", display_name="申请书.pdf",
+                   uploaded_at=clock.now())
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def _url(request, path, case_no):
+    values = {"case": case_no}
+    for name, fixture in (("startup_case", "startup_case_no"), ("material", "material_id")):
+        if "{" + name + "}" in path:
+            values[name] = request.getfixturevalue(fixture)
+    return path.format(**values)
+
+
 @pytest.mark.parametrize("row,role", list(itertools.product(TABLE, sorted(USERS))),
                          ids=lambda v: v if isinstance(v, str) else f"{v[0]} {v[1]}")
-def test_endpoint_by_role(api, case_no, row, role):
+def test_endpoint_by_role(request, api, case_no, row, role):
     method, path, body, allowed = row
     username, password = USERS[role]
     user = api.as_user(username, password) if password else api.as_user(username)
-    url = path.format(case=case_no)
+    url = _url(request, path, case_no)
     if body == "bpmn":
         resp = user.post(url, data={"file": (io.BytesIO(DEMO_XML.encode()), "p.bpmn")},
+                         content_type="multipart/form-data")
+    elif body == "material":
+        resp = user.post(url, data={"code": "M001", "file": (io.BytesIO(PDF), "申请书.pdf")},
                          content_type="multipart/form-data")
     else:
         resp = user.request(method, url, json=body() if body else None)
@@ -87,3 +139,28 @@ def test_guessing_task_ids_reveals_nothing(api, case_no):
                        if t["department"] == "公安局")
     assert tax.post(f"/api/v1/tasks/{police_task['id']}/complete", json={"data": {}}).status_code == 403
     assert tax.post(f"/api/v1/tasks/{uuid.uuid4()}/complete", json={"data": {}}).status_code == 404
+
+
+def test_only_the_front_desk_sends_messages_into_a_case(api, case_no):
+    body = {"name": "materials_supplied", "data": {}}
+    for role in ("analyst", "approver", "manager"):
+        username, password = USERS[role]
+        user = api.as_user(username, password) if password else api.as_user(username)
+        assert user.post(f"/api/v1/cases/{case_no}/messages", json=body).status_code == 403
+    # allowed, but this case waits for no message: refused with 409, never 403
+    assert api.as_user("window_clerk").post(f"/api/v1/cases/{case_no}/messages", json=body).status_code == 409
+
+
+def test_notices_and_task_details_are_not_readable_by_guessing_ids(api, startup_case_no):
+    clerk = api.as_user("window_clerk")
+    intake = ready(clerk.get(f"/api/v1/cases/{startup_case_no}").body, "task_intake")[0]
+    resp = clerk.post(f"/api/v1/tasks/{intake['id']}/complete",
+                      json={"data": {"intake_result": "correct", "correction_items": "公司章程未签字"}})
+    assert resp.status_code == 200, resp.body
+    notice = clerk.get(f"/api/v1/cases/{startup_case_no}/notices").body[0]
+    assert clerk.get(notice["url"]).status_code == 200
+    outsider = api.as_user("tax_approver")  # 税务局 has no task in this case yet
+    assert outsider.get(notice["url"]).status_code == 403
+    assert outsider.get(f"/api/v1/cases/{startup_case_no}/notices").status_code == 403
+    assert outsider.get(f"/api/v1/tasks/{intake['id']}").status_code == 403
+    assert outsider.get("/api/v1/notices/999999.html").status_code == 404

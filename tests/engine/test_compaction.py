@@ -1,5 +1,6 @@
 """Completed history is kept out of the workflow state: a 1000-round 补正 loop works and stays small."""
 import json
+from datetime import datetime, timedelta, timezone
 
 from app import engine
 
@@ -56,13 +57,18 @@ def test_business_startup_runs_the_same_when_pruning_at_every_step(prune_always,
     parsed = engine.parse_process((ROOT / "processes" / "business_startup.bpmn").read_bytes())
     flags = dict(need_seal=True, need_bank_account=True, need_tax_ukey=True, need_social_insurance=True,
                  need_housing_fund=housing_fund)
-    result = engine.start(parsed, flags)
-    state, done = json.dumps(result.state), []
-    while _ready(result):
-        task = _ready(result)[-1]  # work the newest task first, to interleave the branches
-        result = engine.complete(parsed, state, task.task_id, {})
-        state = json.dumps(result.state)
-        done.append(task.element_id)
+    data = {"task_intake": {"intake_result": "accept"}, "task_register": {"register_result": "approve", "credit_code": "91410600MA9XXXXX1Y"},
+            "task_issue": {"delivery_method": "window", "tracking_no": ""}}
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+    # the calendar is not under test here: any deadline function will do
+    with engine.run_context(now, lambda start, amount, unit: start + timedelta(days=amount)):
+        result = engine.start(parsed, {**flags, "company_name": "示例公司"})
+        state, done = json.dumps(result.state), []
+        while _ready(result):
+            task = _ready(result)[-1]  # work the newest task first, to interleave the branches
+            result = engine.complete(parsed, state, task.task_id, data.get(task.element_id, {}))
+            state = json.dumps(result.state)
+            done.append(task.element_id)
     assert result.status == "completed"
     assert done.index("task_seal") < done.index("task_bank")
     assert ("task_housing_fund" in done) is housing_fund and len(done) == 7 + housing_fund
