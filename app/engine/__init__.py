@@ -1,4 +1,5 @@
 """The only package that imports SpiffWorkflow. Everything it returns is plain data."""
+from .conditions import condition_holds, condition_problem
 from .context import current_now, run_context
 from .errors import BpmnInvalid, EngineError, NotWaiting, TaskNotReady, UnknownTask, ValidationIssue
 from .loader import ParsedProcess, parse_process, sha256_of
@@ -8,7 +9,7 @@ from .scripts import register_helper
 from .types import Effect, PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
 
 __all__ = [
-    "current_now", "run_context",
+    "condition_holds", "condition_problem", "current_now", "run_context",
     "BpmnInvalid", "EngineError", "NotWaiting", "TaskNotReady", "UnknownTask", "ValidationIssue",
     "ParsedProcess", "parse_process", "sha256_of", "complete", "deliver_message", "fire_due_timers", "move_timers", "start",
     "SandboxError", "register_helper", "Effect", "PendingTimer", "ProcessModel", "StepResult",

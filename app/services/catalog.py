@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .. import engine
 from ..errors import InvalidInput
 from .calendar import UNITS
 
@@ -97,6 +98,11 @@ class _Checker:
         if matter.get("kind", "promised") not in KINDS:
             self.fail(matter, f"kind 必须是 {' 或 '.join(KINDS)}")
         self.limits(matter)
+        when = matter.get("applies_when")
+        if when is not None:
+            problem = engine.condition_problem(when) if isinstance(when, str) else "必须是表达式文本"
+            if problem:
+                self.fail(matter, f"applies_when 无效：{problem}")
         shown = matter.get("fields", [])
         if not isinstance(shown, list) or not all(isinstance(f, str) for f in shown):
             self.fail(matter, "fields 必须是表单字段名的列表")

@@ -16,6 +16,7 @@ import filetype
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from .. import engine
 from ..errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Case, Certificate, Material
 from . import audit, cases, processes
@@ -39,7 +40,16 @@ def _new_row(item: dict[str, Any]) -> dict[str, Any]:
             "file_types": [], "matters": [], "departments": []}
 
 
-def catalog_materials(catalog: dict[str, Any] | None) -> list[dict[str, Any]]:
+def applicable_matters(catalog: dict[str, Any] | None, data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The catalog's matters; with case data, only those whose ``applies_when`` holds for it
+    (e.g. 公章刻制 only when the applicant asked for seals)."""
+    matters = (catalog or {}).get("matters") or []
+    if data is None:
+        return list(matters)
+    return [m for m in matters if not m.get("applies_when") or engine.condition_holds(m["applies_when"], data)]
+
+
+def catalog_materials(catalog: dict[str, Any] | None, data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every material of every matter, merged by code (一套材料: asked once), in catalog order.
 
     ``required`` is true if any matter requires it (a material listed without the key is
@@ -47,7 +57,7 @@ def catalog_materials(catalog: dict[str, Any] | None) -> list[dict[str, Any]]:
     ``file_types`` is the union; ``matters`` and ``departments`` say who needs it.
     """
     merged: dict[str, dict[str, Any]] = {}
-    for matter in (catalog or {}).get("matters") or []:
+    for matter in applicable_matters(catalog, data):
         for item in matter.get("materials") or []:
             row = merged.get(item["code"])
             if row is None:
@@ -197,7 +207,7 @@ def attach_certificates(session: Session, case: Case, catalog: dict[str, Any] | 
     case was just created). Materials the case already has are left alone, so calling
     it again attaches nothing twice. No query runs when no material names a licence type.
     """
-    wanted = [item for item in catalog_materials(catalog) if item["licence_type"]]
+    wanted = [item for item in catalog_materials(catalog, case.data or {}) if item["licence_type"]]
     if not wanted:
         return []
     found = _valid_certificates(session, case, {item["licence_type"] for item in wanted}, now)
@@ -260,7 +270,7 @@ def checklist(session: Session, case: Case, catalog: dict[str, Any] | None) -> l
     certs = _certificates(session, {m.certificate_id for rows in by_code.values() for m in rows
                                     if m.certificate_id is not None})
     rows = []
-    for item in catalog_materials(catalog):
+    for item in catalog_materials(catalog, case.data or {}):
         versions = by_code.get(item["code"], [])
         rows.append({**item, **_status(versions[-1] if versions else None, certs), "versions": versions})
     return rows

@@ -308,3 +308,12 @@ def test_a_department_sees_the_fields_its_matter_needs(api, clerk):
     assert set(detail["case_data"]) == {"company_name", "credit_code", "company_type", "business_scope",
                                         "address", "legal_rep_name"}  # not the legal rep's ID or phone
     assert api.as_user("hrss_approver").get(f"/api/v1/tasks/{tax_task['id']}").status_code == 403
+
+
+def test_the_checklist_lists_only_the_matters_the_applicant_chose(api, clerk):
+    everything = {m["code"] for m in clerk.get(f"/api/v1/cases/{start(clerk)['case_no']}/materials").body}
+    licence_only = start(clerk, {"need_seal": False, "need_bank_account": False, "need_tax_ukey": False,
+                                 "need_social_insurance": False, "need_housing_fund": False})["case_no"]
+    chosen = {m["code"] for m in clerk.get(f"/api/v1/cases/{licence_only}/materials").body}
+    assert "M010" in everything and "M010" not in chosen  # 营业执照 is asked only for seals and the bank
+    assert chosen == set(REQUIRED)

@@ -35,3 +35,10 @@ def test_a_broken_intake_key_is_refused_with_its_line(old, new, problem):
     assert found, caught.value.errors
     # the problem names the line of the mapping that holds the key
     assert any(f"第 {n} 行" in found[0] for n in range(max(1, line - 12), line + 1))
+
+
+def test_applies_when_must_be_a_sandbox_condition():
+    text = GOOD.replace('applies_when: "need_bank_account"', 'applies_when: "__import__(\'os\')"', 1)
+    with pytest.raises(InvalidInput) as caught:
+        catalog.parse(text, process_key="business_startup")
+    assert any("applies_when" in p for p in caught.value.errors)
