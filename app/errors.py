@@ -53,6 +53,12 @@ class ConcurrentUpdate(DomainError):
     status = 503
 
 
+class ServiceUnavailable(DomainError):
+    """A component this request needs is missing on the server (e.g. the PDF renderer); 503."""
+
+    status = 503
+
+
 _HTTP_MESSAGES = {
     400: "请求格式错误",
     401: "未登录或登录已失效",

@@ -1,6 +1,8 @@
 """一窗受理 API: messages into a case (补齐/补正), notices, results, notifications, credit records."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -9,7 +11,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Case, Certificate, CreditRecord, Delivery
-from ..services import clock, messages, notices, notifications, prefill, privacy
+from ..services import clock, messages, notices, notifications, pdf, prefill, privacy
 from ..services.uow import run_use_case
 from .auth import auth_required
 from .cases import _case_for_actor, case_json
@@ -42,6 +44,7 @@ class NoticeSchema(Schema):
     element_id = fields.String(allow_none=True)
     issued_at = LocalDateTime()
     url = fields.String(metadata={"description": "可打印的 HTML 文书"})
+    pdf_url = fields.String(metadata={"description": "PDF 文书（下载）"})
 
 
 class NotificationSchema(Schema):
@@ -84,7 +87,8 @@ class ResultsSchema(Schema):
 
 def _notice_json(n) -> dict:
     return {"id": n.id, "kind": n.kind, "number": n.number, "title": n.title, "items": n.items,
-            "element_id": n.element_id, "issued_at": n.issued_at, "url": f"/api/v1/notices/{n.id}.html"}
+            "element_id": n.element_id, "issued_at": n.issued_at, "url": f"/api/v1/notices/{n.id}.html",
+            "pdf_url": f"/api/v1/notices/{n.id}.pdf"}
 
 
 @blp.route("/cases/<string:case_no>/messages")
@@ -110,16 +114,35 @@ class CaseNotices(MethodView):
         return [_notice_json(n) for n in notices.for_case(db.session, _case_for_actor(case_no).id)]
 
 
+def _notice_for_actor(notice_id):
+    """The notice, if the current user may read its case (404 unknown, 403 not theirs)."""
+    notice = notices.get(db.session, notice_id)
+    _case_for_actor(db.session.get(Case, notice.case_id).case_no)
+    return notice
+
+
 @blp.route("/notices/<int:notice_id>.html")
 class NoticeHtml(MethodView):
     @auth_required()
     def get(self, notice_id):
         """打印文书（HTML，带打印样式）"""
-        notice = notices.get(db.session, notice_id)
-        _case_for_actor(db.session.get(Case, notice.case_id).case_no)
+        notice = _notice_for_actor(notice_id)
         return Response(notice.html, mimetype="text/html",
                         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                                  "X-Content-Type-Options": "nosniff"})
+
+
+@blp.route("/notices/<int:notice_id>.pdf")
+class NoticePdf(MethodView):
+    @auth_required()
+    def get(self, notice_id):
+        """下载文书（PDF，按文书编号命名）；PDF 组件不可用时返回 503，可改用 HTML 打印"""
+        notice = _notice_for_actor(notice_id)
+        body = pdf.render_pdf(notice.html)
+        disposition = (f"attachment; filename=\"notice-{notice.id}.pdf\"; "
+                       f"filename*=UTF-8''{quote(notice.number + '.pdf', safe='')}")
+        return Response(body, mimetype="application/pdf",
+                        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
 
 
 @blp.route("/cases/<string:case_no>/results")
