@@ -30,6 +30,7 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiff": SPIFF_NS}
 FORM_KEY = f"{{{CAMUNDA_NS}}}formKey"
+CANDIDATE_GROUPS = f"{{{CAMUNDA_NS}}}candidateGroups"
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ELEMENTS = 20_000
@@ -121,24 +122,50 @@ def _lane_of(process: etree._Element) -> dict[str, str]:
     return lanes
 
 
-def describe(root: etree._Element) -> ProcessModel:
-    process = _main_process(root)
+def _user_tasks(process: etree._Element) -> list[UserTaskDef]:
     lane_of = _lane_of(process)
+    return [UserTaskDef(element_id=t.get("id"), name=t.get("name") or t.get("id"), lane=lane_of.get(t.get("id")),
+                        form_key=t.get(FORM_KEY), candidate=t.get(CANDIDATE_GROUPS), process_key=process.get("id"))
+            for t in process.iterfind(".//bpmn:userTask", NS)]
+
+
+def _called_processes(process: etree._Element, roots: list[etree._Element]) -> list[etree._Element]:
+    """Processes reached through call activities (transitively), found in this file or the libraries."""
+    by_id = {p.get("id"): p for root in roots for p in root.findall("bpmn:process", NS)}
+    found, todo, seen = [], [process], {process.get("id")}
+    while todo:
+        for call in todo.pop().iterfind(".//bpmn:callActivity", NS):
+            called = by_id.get(call.get("calledElement"))
+            if called is not None and called.get("id") not in seen:
+                seen.add(called.get("id"))
+                found.append(called)
+                todo.append(called)
+    return found
+
+
+def describe(root: etree._Element, libraries: Iterable[etree._Element] = ()) -> ProcessModel:
+    """The main process, plus the user tasks and lanes of the processes it calls."""
+    process = _main_process(root)
     start = process.find("bpmn:startEvent", NS)
-    tasks = tuple(
-        UserTaskDef(element_id=t.get("id"), name=t.get("name") or t.get("id"),
-                    lane=lane_of.get(t.get("id")), form_key=t.get(FORM_KEY))
-        for t in process.iterfind(".//bpmn:userTask", NS)
-    )
-    lanes = tuple(sorted({(l.get("name") or "").strip() for l in process.iterfind(".//bpmn:lane", NS)}))
-    called = tuple(sorted({c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)}))
+    called = _called_processes(process, [root, *libraries])
+    tasks = tuple(task for p in (process, *called) for task in _user_tasks(p))
+    lanes = tuple(sorted({(l.get("name") or "").strip() for p in (process, *called)
+                          for l in p.iterfind(".//bpmn:lane", NS)}))
+    calls = tuple(sorted({c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)}))
     return ProcessModel(
         process_key=process.get("id"),
         name=process.get("name") or process.get("id"),
         start_form_key=start.get(FORM_KEY) if start is not None else None,
-        user_tasks=tasks, lanes=lanes, called_processes=called,
-        has_timers=next(root.iterfind(".//bpmn:timerEventDefinition", NS), None) is not None,
+        user_tasks=tasks, lanes=lanes, called_processes=calls,
+        has_timers=any(next(r.iterfind(".//bpmn:timerEventDefinition", NS), None) is not None
+                       for r in (root, *(p.getroottree().getroot() for p in called))),
     )
+
+
+def candidate_expression(candidate: str | None) -> str | None:
+    """``${expr}`` → ``expr``; a plain department name → None."""
+    value = (candidate or "").strip()
+    return value[2:-1].strip() if value.startswith("${") and value.endswith("}") else None
 
 
 def _service_task_issues(root: etree._Element, is_operator: Callable[[str], bool]) -> list[ValidationIssue]:
@@ -189,9 +216,20 @@ def _rule_issues(root: etree._Element, model: ProcessModel,
         name = (lane.get("name") or "").strip()
         if not name or not is_department(name):
             issues.append(ValidationIssue(lane.get("id"), f"泳道“{name}”不是已登记的部门（名称或代码）"))
+    seen: set[str] = set()
     for task in model.user_tasks:
+        if task.element_id in seen:
+            issues.append(ValidationIssue(task.element_id, f"用户任务 id “{task.element_id}”在所调用的流程中重复"))
+        seen.add(task.element_id)
         if not task.lane:
             issues.append(ValidationIssue(task.element_id, f"用户任务“{task.name}”不在任何泳道中"))
+        expression = candidate_expression(task.candidate)
+        if expression is not None:
+            problem = _expression_problem(sandbox.compile_expression, expression)
+            if problem:
+                issues.append(ValidationIssue(task.element_id, f"办理部门表达式无效：{problem}"))
+        elif task.candidate and not is_department(task.candidate.strip()):
+            issues.append(ValidationIssue(task.element_id, f"办理部门“{task.candidate}”不是已登记的部门"))
         if task.form_key and not form_exists(task.form_key):
             issues.append(ValidationIssue(task.element_id, f"表单“{task.form_key}”不存在"))
     if model.start_form_key and not form_exists(model.start_form_key):
@@ -239,15 +277,16 @@ def parse_process(xml: bytes, filename: str = "process.bpmn", *,
     except ValidationException as exc:
         element = exc.id or _element_at_line(root, exc.line_number)
         raise BpmnInvalid("BPMN 结构校验失败", [ValidationIssue(element, str(exc))]) from None
-    model = describe(root)
+    library_roots = [_safe_parse(library, "library.bpmn") for library in libraries]
+    model = describe(root, library_roots)
     issues = _rule_issues(root, model, is_department, form_exists, is_operator)
     if issues:
         raise BpmnInvalid("流程定义校验失败", issues)
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(root.getroottree(), filename)
-        for library in libraries:
-            parser.add_bpmn_xml(_safe_parse(library, "library.bpmn").getroottree(), "library.bpmn")
+        for library_root in library_roots:
+            parser.add_bpmn_xml(library_root.getroottree(), "library.bpmn")
         spec = parser.get_spec(model.process_key)
         subprocess_specs = parser.get_subprocess_specs(model.process_key)
     except ValidationException as exc:

@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import sandbox, serializer
 from .compaction import compact
 from .errors import EngineError, NotWaiting, TaskNotReady, UnknownTask
-from .loader import ParsedProcess
+from .loader import ParsedProcess, candidate_expression
 from .scripts import make_script_engine
 from .types import PendingTimer, StepResult, TaskSnapshot
 
@@ -67,8 +67,22 @@ def _timer_due(task: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _department(candidate: str | None, task: Any) -> str | None:
+    """The department a task instance goes to when the diagram names one (camunda:candidateGroups)."""
+    if not candidate:
+        return None
+    expression = candidate_expression(candidate)
+    if expression is None:
+        return candidate.strip()
+    value = sandbox.evaluate(expression, task.data)
+    if not isinstance(value, str) or not value.strip():
+        raise sandbox.SandboxError(f"办理部门表达式的结果必须是部门名称或代码，得到 {value!r}")
+    return value.strip()
+
+
 def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
     forms = {t.element_id: t.form_key for t in parsed.model.user_tasks}
+    candidates = {t.element_id: t.candidate for t in parsed.model.user_tasks if t.candidate}
     tasks: list[TaskSnapshot] = []
     timers: list[PendingTimer] = []
     messages: list[str] = []
@@ -77,9 +91,11 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
     for task in _all_tasks(workflow):
         spec = task.task_spec
         if spec.manual and task.state in _STATE_NAMES:
+            department = _department(candidates.get(spec.bpmn_id), task) if task.state == TaskState.READY else None
             tasks.append(TaskSnapshot(
                 task_id=str(task.id), element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
-                lane=spec.lane, form_key=forms.get(spec.bpmn_id), state=_STATE_NAMES[task.state]))
+                lane=spec.lane, form_key=forms.get(spec.bpmn_id), state=_STATE_NAMES[task.state],
+                department=department))
         elif task.state == TaskState.WAITING and isinstance(
                 getattr(spec, "event_definition", None), TimerEventDefinition):
             due = _timer_due(task)

@@ -13,6 +13,8 @@ class UserTaskDef:
     name: str
     lane: str | None
     form_key: str | None
+    candidate: str | None = None  # camunda:candidateGroups: a department, or ${expression} per instance
+    process_key: str | None = None  # the (called) process that holds it
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class TaskSnapshot:
     form_key: str | None
     state: str  # ready | completed | cancelled | error
     data: dict[str, Any] | None = None
+    department: str | None = None  # from candidateGroups, when the diagram names one (else the lane's)
 
 
 @dataclass(frozen=True)

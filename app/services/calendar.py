@@ -27,6 +27,7 @@ from ..models import CalendarDay, CalendarYear
 from .clock import LOCAL_TZ
 
 UNITS = ("workday", "workhour", "day")
+UNIT_NAMES = {"workday": "工作日", "workhour": "工作小时", "day": "自然日"}
 ONE_DAY = timedelta(days=1)  # a calendar step, not a deadline
 
 

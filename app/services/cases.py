@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput, NotFound
 from ..models import Case, CaseCounter, Task, WorkflowState
-from . import audit, calendar, deadlines, forms, materials, processes, projection
+from . import audit, calendar, catalog, deadlines, forms, materials, processes, projection
 from .clock import local
 
 
@@ -36,14 +36,14 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
     cal = calendar.load(session)
     try:
         with calendar.engine_context(cal, now):
-            result = engine.start(parsed, clean)
+            result = engine.start(parsed, {**clean, **catalog.variant_data(definition.catalog, clean)})
     except engine.EngineError as exc:
         raise InvalidInput(exc.message, {"element_id": exc.element_id}) from None
     case = Case(case_no=next_case_no(session, region_code, now), process_definition_id=definition.id,
                 process_key=definition.key, status="running", applicant_name=applicant["name"],
                 applicant_id_number=applicant["id_number"], applicant_phone=applicant["phone"],
                 data=clean, created_by_id=actor_id, created_at=now, updated_at=now)
-    case.deadline, case.statutory_deadline = deadlines.case_deadlines(cal, definition.catalog, now)
+    case.deadline, case.statutory_deadline = deadlines.case_deadlines(cal, definition.catalog, now, clean)
     case.deadline = case.deadline or case.statutory_deadline
     case.query_code = f"{secrets.randbelow(10**6):06d}"
     session.add(case)

@@ -12,7 +12,7 @@ import yaml
 
 from .. import engine
 from ..errors import InvalidInput
-from .calendar import UNITS
+from .calendar import UNIT_NAMES, UNITS
 
 _LINE = "__line__"
 KINDS = ("promised", "immediate")  # 承诺件 / 即办件
@@ -74,6 +74,34 @@ class _Checker:
         if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
             self.fail(material, "file_types 必须是扩展名列表")
         self.workdays(material, "supplement_workdays")
+
+    def variants(self, variants: Any) -> None:
+        """Variants by a form field (e.g. project type): own limits, and data handed to the diagram."""
+        if not isinstance(variants, dict) or not isinstance(variants.get("field"), str) \
+                or not isinstance(variants.get("values"), dict) or not variants["values"]:
+            self.fail(variants if isinstance(variants, dict) else None, "variants 须包含 field（表单字段）和 values（各取值的配置）")
+            return
+        for value, spec in variants["values"].items():
+            if value == _LINE:
+                continue
+            if not isinstance(spec, dict):
+                self.fail(variants["values"], f"variants.values.{value} 必须是映射")
+                continue
+            self.limits(spec)
+            data = spec.get("data", {})
+            if not isinstance(data, dict):
+                self.fail(spec, f"variants.values.{value}.data 必须是映射")
+                continue
+            stages = data.get("stage_workdays")
+            promised = (spec.get("limits") or {}).get("promised") or {}
+            if isinstance(stages, dict):
+                amounts = [v for k, v in stages.items() if k != _LINE]
+                if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in amounts):
+                    self.fail(stages, f"{value} 的 stage_workdays 必须是正整数工作日")
+                elif promised.get("unit") != "workday" or sum(amounts) != promised.get("amount"):
+                    unit = UNIT_NAMES.get(promised.get("unit"), promised.get("unit"))
+                    self.fail(stages, f"{value} 的各阶段时限之和（{sum(amounts)} 个工作日）必须等于承诺时限"
+                                      f"（{promised.get('amount')} 个{unit}）")
 
     def workdays(self, owner: dict, key: str) -> None:
         value = owner.get(key)
@@ -149,6 +177,8 @@ def parse(text: str, *, process_key: str | None = None, task_ids: set[str] | Non
         check.fail(raw, "intake_requires_complete 必须是受理结论的列表")
     if task_ids is not None and raw.get("intake_task") is not None and raw.get("intake_task") not in task_ids:
         check.fail(raw, f"流程中没有用户任务“{raw.get('intake_task')}”（intake_task）")
+    if "variants" in raw:
+        check.variants(raw["variants"])
     matters = raw.get("matters", [])
     if not isinstance(matters, list):
         check.fail(raw, "matters 必须是列表")
@@ -166,3 +196,26 @@ def matter_for_task(catalog: dict[str, Any] | None, element_id: str) -> dict[str
         if matter.get("task") == element_id:
             return matter
     return None
+
+
+def variant(catalog: dict[str, Any] | None, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The variant the case data picks (e.g. by project type), or None."""
+    variants = (catalog or {}).get("variants")
+    if not variants:
+        return None
+    return variants["values"].get(str((data or {}).get(variants["field"])))
+
+
+def limits_for(catalog: dict[str, Any] | None, data: dict[str, Any] | None) -> dict[str, Any]:
+    """The case's limits: the catalog's, with the chosen variant's on top."""
+    limits = dict((catalog or {}).get("limits", {}))
+    chosen = variant(catalog, data)
+    if chosen:
+        limits.update(chosen.get("limits", {}))
+    return limits
+
+
+def variant_data(catalog: dict[str, Any] | None, data: dict[str, Any] | None) -> dict[str, Any]:
+    """What the chosen variant hands to the diagram (e.g. ``stage_workdays``)."""
+    chosen = variant(catalog, data)
+    return dict(chosen.get("data", {})) if chosen else {}

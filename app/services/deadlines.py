@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .calendar import WorkCalendar
-from .catalog import matter_for_task
+from .catalog import limits_for, matter_for_task
 
 DEFAULT_WARN_RATIO = 0.2
 
@@ -17,10 +17,11 @@ def _limit_deadline(cal: WorkCalendar, start: datetime, limit: dict[str, Any] | 
     return cal.deadline(start, int(limit["amount"]), limit["unit"])
 
 
-def case_deadlines(cal: WorkCalendar, catalog: dict[str, Any] | None,
-                   start: datetime) -> tuple[datetime | None, datetime | None]:
-    """(promised, statutory) deadlines of a case accepted at ``start``."""
-    limits = (catalog or {}).get("limits", {})
+def case_deadlines(cal: WorkCalendar, catalog: dict[str, Any] | None, start: datetime,
+                   data: dict[str, Any] | None = None) -> tuple[datetime | None, datetime | None]:
+    """(promised, statutory) deadlines of a case accepted at ``start``; a variant the case
+    data picks (e.g. its project type) brings its own limits."""
+    limits = limits_for(catalog, data)
     return _limit_deadline(cal, start, limits.get("promised")), _limit_deadline(cal, start, limits.get("statutory"))
 
 

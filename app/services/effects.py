@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import engine
@@ -100,7 +100,7 @@ def accept(ctx: EffectContext) -> dict[str, Any]:
     case.acceptance = mode
     case.accepted_at = case.created_at if mode == "deemed" else ctx.now
     cal = calendar.load(ctx.session)
-    promised, statutory = deadlines.case_deadlines(cal, ctx.definition.catalog, case.accepted_at)
+    promised, statutory = deadlines.case_deadlines(cal, ctx.definition.catalog, case.accepted_at, case.data)
     case.deadline, case.statutory_deadline = promised or statutory, statutory
     deficient = ctx.material_names(ctx.params.get("deficiency_materials"))
     notice = _issue_notice(ctx, "acceptance", deficient, deemed=mode == "deemed",
@@ -126,7 +126,7 @@ def notice(ctx: EffectContext) -> dict[str, Any]:
     """Issue a written notice of ``kind`` listing ``items`` and/or catalog ``materials``."""
     kind = ctx.text("kind")
     items = notices.normalise_items(ctx.params.get("items")) + ctx.material_names(ctx.params.get("materials"))
-    if kind in ("correction", "rejection") and not items:
+    if kind in ("correction", "rejection", "refusal") and not items:
         raise InvalidInput("请列明需要补正的全部内容" if kind == "correction" else "请填写不予受理的理由")
     row = _issue_notice(ctx, kind, items, due=_due(ctx), delivery=ctx.text("delivery"),
                         consequence=ctx.text("consequence"))
@@ -154,8 +154,12 @@ def credit_record(ctx: EffectContext) -> dict[str, Any]:
 def certificate(ctx: EffectContext) -> dict[str, Any]:
     """Store an issued certificate as 电子证照, so later cases reuse it (免证办)."""
     number, kind = ctx.text("number"), ctx.text("type")
-    if not number or not kind:
-        raise InvalidInput("出具证照需要证照类型和编号")
+    if not kind:
+        raise InvalidInput(f"服务任务“{ctx.effect.element_name}”未指明证照类型")
+    if not number:  # numbered by the system: unique, since the case number is
+        issued = ctx.session.execute(select(func.count()).select_from(Certificate)
+                                     .where(Certificate.case_id == ctx.case.id)).scalar_one()
+        number = f"{ctx.case.case_no}-{issued + 1}"
     existing = ctx.session.execute(select(Certificate).where(
         Certificate.type == kind, Certificate.number == number)).scalar_one_or_none()
     if existing is not None:

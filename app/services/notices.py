@@ -22,6 +22,7 @@ KINDS = {
     "acceptance": ("受理通知书", "受"),
     "correction": ("补正材料一次性告知书", "补"),
     "rejection": ("不予受理决定书", "不"),
+    "refusal": ("不予许可决定书", "否"),
     "deficiency": ("容缺受理承诺书", "容"),
     "commitment": ("告知承诺书", "诺"),
     "result": ("办结通知书", "结"),

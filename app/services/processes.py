@@ -48,9 +48,10 @@ class ProcessRejected(DomainError):
     status = 422
 
 
-def _parse(session: Session, xml: bytes, filename: str, departments: dict) -> engine.ParsedProcess:
+def _parse(session: Session, xml: bytes, filename: str, departments: dict,
+           called: list[ProcessDefinition]) -> engine.ParsedProcess:
     form_keys = forms.existing_keys(session)
-    libraries = [d.bpmn_xml.encode() for d in _latest_called(session, xml)]
+    libraries = [d.bpmn_xml.encode() for d in called]
     try:
         return engine.parse_process(xml, filename, is_department=departments.__contains__,
                                     form_exists=form_keys.__contains__, is_operator=effects.is_operator,
@@ -83,15 +84,19 @@ def deploy(session: Session, xml: bytes, *, filename: str, actor_id: int | None,
     if not xml:
         raise InvalidInput("文件为空")
     departments = accounts.department_lookup(session)  # read once for lanes, catalog and snapshot
-    parsed = _parse(session, xml, filename, departments)
+    called = _latest_called(session, xml)
+    parsed = _parse(session, xml, filename, departments, called)
     matters = _catalog(catalog_text, parsed, departments)
     key = parsed.model.process_key
     current = latest(session, key)
     if (skip_if_unchanged and current is not None and current.sha256 == parsed.sha256
-            and current.catalog == matters):
+            and current.catalog == matters
+            and current.model.get("called_definitions", {}) == {d.key: d.id for d in called}):
         return current
     model = parsed.model.to_dict()
     model["lane_departments"] = {lane: departments[lane].id for lane in parsed.model.lanes if lane in departments}
+    # a case keeps the called processes' versions it started with, as it keeps its own
+    model["called_definitions"] = {d.key: d.id for d in called}
     keys = {t.form_key for t in parsed.model.user_tasks if t.form_key} | {parsed.model.start_form_key} - {None}
     model["forms"] = {k: forms.latest(session, k).schema for k in sorted(keys)}
     definition = ProcessDefinition(
@@ -173,8 +178,12 @@ def runnable(session: Session, definition: ProcessDefinition | Deployed) -> engi
     if parsed is None:
         if isinstance(definition, Deployed):
             definition = session.get(ProcessDefinition, definition.id)
-        libraries = [d.bpmn_xml.encode() for d in latest_versions(session)
-                     if d.key in definition.model.get("called_processes", [])]
+        pinned = definition.model.get("called_definitions")
+        if pinned is not None:
+            libraries = [session.get(ProcessDefinition, i).bpmn_xml.encode() for i in pinned.values()]
+        else:  # deployed before versions were pinned
+            libraries = [d.bpmn_xml.encode() for d in latest_versions(session)
+                         if d.key in definition.model.get("called_processes", [])]
         parsed = engine.parse_process(definition.bpmn_xml.encode(), f"{definition.key}.bpmn",
                                       libraries=libraries)
         with _cache_lock:

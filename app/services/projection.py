@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import engine
+from ..errors import InvalidInput
 from ..models import Case, Task, Timer, WorkflowState
 from . import accounts, effects, processes
 
@@ -40,13 +41,20 @@ def sync_tasks(session: Session, case: Case, result: engine.StepResult,
     with session.no_autoflush:  # the case's own changes are flushed once, later
         known = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id)).scalars()}
     new_ready: list[Task] = []
+    named: dict[str, Any] | None = None  # departments by name and code, read once if a diagram names one
     for snap in result.tasks:
         row = known.get(snap.task_id)
         if row is None:
             if snap.state == "cancelled":
                 continue  # predicted but never offered to anybody
+            lane, department_id = snap.lane, lane_departments.get(snap.lane or "")
+            if snap.department:  # e.g. one instance of a 会签 per reviewing department
+                named = named if named is not None else accounts.department_lookup(session)
+                if snap.department not in named:
+                    raise InvalidInput(f"任务“{snap.name}”的办理部门“{snap.department}”不存在")
+                lane, department_id = named[snap.department].name, named[snap.department].id
             row = Task(id=snap.task_id, case_id=case.id, element_id=snap.element_id, name=snap.name,
-                       lane=snap.lane, department_id=lane_departments.get(snap.lane or ""),
+                       lane=lane, department_id=department_id,
                        form_key=snap.form_key, state=snap.state, created_at=now,
                        due_at=due_for(snap.element_id, now) if due_for else None)
             session.add(row)

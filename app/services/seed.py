@@ -33,6 +33,10 @@ DEMO_DEPARTMENTS = [
     ("water", "水务局"),
     ("utility", "公共事业"),
     ("urban", "城管局"),
+    ("water_supply", "供水公司"),
+    ("power", "供电公司"),
+    ("gas", "燃气公司"),
+    ("catv", "广电网络"),
 ]
 
 

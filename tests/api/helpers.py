@@ -13,7 +13,12 @@ APPLICANT = {"name": "张三", "id_number": "410602199001011234", "phone": "1380
 # lane -> demo user working that department
 WORKER = {"综合窗口": "window_clerk", "市场监管局": "amr_approver", "税务局": "tax_approver",
           "公安局": "police_approver", "人社局": "hrss_approver", "公积金中心": "hpf_approver",
-          "银行": "bank_approver"}
+          "银行": "bank_approver", "住建局": "housing_approver", "不动产登记中心": "realestate_approver",
+          "供水公司": "water_supply_approver", "供电公司": "power_approver", "燃气公司": "gas_approver",
+          "广电网络": "catv_approver", "自然资源局": "nr_approver", "发改委": "ndrc_approver",
+          "消防救援大队": "fire_approver", "人防办": "civil_defense_approver", "城建档案馆": "archives_approver",
+          "质监站": "quality_approver", "规划局": "planning_approver", "生态环境局": "eco_approver",
+          "水务局": "water_approver", "城管局": "urban_approver"}
 
 
 def deploy(api: ApiClient, xml: str | bytes, filename="p.bpmn", user="analyst"):

@@ -42,3 +42,18 @@ def test_applies_when_must_be_a_sandbox_condition():
     with pytest.raises(InvalidInput) as caught:
         catalog.parse(text, process_key="business_startup")
     assert any("applies_when" in p for p in caught.value.errors)
+
+
+CONSTRUCTION = (BASE_DIR / "processes" / "construction_project.yaml").read_text(encoding="utf-8")
+
+
+def test_stage_limits_must_add_up_to_the_type_total():
+    parsed = catalog.parse(CONSTRUCTION, process_key="construction_project")
+    assert catalog.limits_for(parsed, {"project_type": "low_risk"})["promised"] == {"amount": 15, "unit": "workday"}
+    assert catalog.limits_for(parsed, {"project_type": "unknown"})["promised"]["amount"] == 60  # the default
+    assert catalog.variant_data(parsed, {"project_type": "industrial"})["stage_workdays"]["stage_works"] == 17
+    broken = CONSTRUCTION.replace("stage_planning: 3, stage_works: 5", "stage_planning: 3, stage_works: 6", 1)
+    line = next(i for i, row in enumerate(broken.splitlines(), 1) if "stage_works: 6" in row)
+    with pytest.raises(InvalidInput) as caught:
+        catalog.parse(broken, process_key="construction_project")
+    assert caught.value.errors == [f"第 {line} 行：low_risk 的各阶段时限之和（16 个工作日）必须等于承诺时限（15 个工作日）"]
