@@ -22,7 +22,7 @@ $(STAMP)-dev: requirements.txt requirements-dev.txt | $(PY)
 install: $(STAMP)-runtime
 
 install-dev: $(STAMP)-dev
-	bash scripts/install-test-deps.sh postgresql
+	bash scripts/install-test-deps.sh postgresql chromium
 
 ## Install, then start the app on the embedded SQLite database with demo data.
 run: install

@@ -137,6 +137,22 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         click.echo("database restored")
 
+    processes_group = click.Group("processes", help="Diagrams and catalogs.")
+    app.cli.add_command(processes_group)
+
+    @processes_group.command("lint")
+    @click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+    def lint_command(folder):
+        """Check every diagram and catalog in FOLDER (default: processes/); exit 1 on any problem."""
+        folder = folder or Path(app.config["PROCESSES_DIR"])
+        problems = processes.lint_folder(db.session, folder, Path(app.config["FORMS_DIR"]))
+        for name, element_id, message in problems:
+            click.echo(f"{name}: {element_id or '-'}: {message}")
+        db.session.rollback()
+        if problems:
+            raise SystemExit(1)
+        click.echo(f"{len(list(folder.glob('*.bpmn')))} 个流程，未发现问题")
+
     @app.cli.command("seed")
     def seed_command():
         """Load the demo departments, users and services (idempotent)."""

@@ -2,6 +2,7 @@
 from .conditions import condition_holds, condition_problem
 from .context import current_now, run_context
 from .errors import BpmnInvalid, EngineError, NotWaiting, TaskNotReady, UnknownTask, ValidationIssue
+from .lint import lint
 from .loader import ParsedProcess, parse_process, sha256_of
 from .runner import complete, deliver_message, fire_due_timers, move_timers, start
 from .sandbox import SandboxError
@@ -11,7 +12,7 @@ from .types import Effect, PendingTimer, ProcessModel, StepResult, TaskSnapshot,
 __all__ = [
     "condition_holds", "condition_problem", "current_now", "run_context",
     "BpmnInvalid", "EngineError", "NotWaiting", "TaskNotReady", "UnknownTask", "ValidationIssue",
-    "ParsedProcess", "parse_process", "sha256_of", "complete", "deliver_message", "fire_due_timers", "move_timers", "start",
+    "lint", "ParsedProcess", "parse_process", "sha256_of", "complete", "deliver_message", "fire_due_timers", "move_timers", "start",
     "SandboxError", "register_helper", "Effect", "PendingTimer", "ProcessModel", "StepResult",
     "TaskSnapshot", "UserTaskDef",
 ]

@@ -194,3 +194,35 @@ def runnable(session: Session, definition: ProcessDefinition | Deployed) -> engi
 def versions(session: Session, key: str) -> list[ProcessDefinition]:
     return list(session.execute(select(ProcessDefinition).where(ProcessDefinition.key == key)
                                 .order_by(ProcessDefinition.version.desc())).scalars())
+
+
+def lint_folder(session: Session, folder: Path, forms_dir: Path | None = None) -> list[tuple[str, str, str]]:
+    """(file, element id, problem) for every diagram and catalog in a folder; empty when all are clean.
+
+    Departments come from the database; a form exists if it is registered or is a file in ``forms_dir``.
+    Diagrams in the same folder serve as the called processes of call activities.
+    """
+    departments = accounts.department_lookup(session)
+    known_forms = forms.existing_keys(session) | (
+        {p.stem for p in forms_dir.glob("*.json")} if forms_dir else set())
+    files = sorted(folder.glob("*.bpmn"))
+    problems: list[tuple[str, str, str]] = []
+    for path in files:
+        xml = path.read_bytes()
+        libraries = [p.read_bytes() for p in files if p != path]
+        for issue in engine.lint(xml, path.name, is_department=departments.__contains__,
+                                 form_exists=known_forms.__contains__, is_operator=effects.is_operator,
+                                 libraries=libraries):
+            problems.append((path.name, issue.element_id, issue.message))
+        catalog_path = path.with_suffix(".yaml")
+        if catalog_path.exists():
+            try:
+                parsed = engine.parse_process(xml, path.name, libraries=libraries)
+                catalog.parse(catalog_path.read_text(encoding="utf-8"), process_key=parsed.model.process_key,
+                              departments=set(departments),
+                              task_ids={t.element_id for t in parsed.model.user_tasks})
+            except engine.BpmnInvalid:
+                pass  # the diagram's own problems are listed above
+            except InvalidInput as exc:
+                problems.extend((catalog_path.name, "", str(e)) for e in (exc.errors or [exc.message]))
+    return problems
