@@ -38,6 +38,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from .database import configure_engine
     from .errors import register_error_handlers
     from .extensions import db, limiter, migrate
+    from .web import init_web
 
     from .services import accounts, calendar, notifications
     notifications.configure(app.config.get("NOTIFY_CHANNEL"))
@@ -49,6 +50,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     with app.app_context():
         configure_engine(app)
     init_api(app)
+    init_web(app)
     register_error_handlers(app)
     register_cli(app)
     return app

@@ -90,17 +90,36 @@ def _http_errors(exc: HTTPException) -> Any:
     return messages
 
 
+def _wants_page() -> bool:
+    """Pages get an HTML error page; the API (and scripts asking for JSON) get JSON."""
+    from flask import request
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return False
+    wants_json = request.is_json or request.accept_mimetypes.best == "application/json"
+    return not wants_json
+
+
+def _reply(body: dict, status: int):
+    if _wants_page():
+        from flask import render_template
+        return render_template("web/error.html", status=status, message=body["message"],
+                               errors=body.get("errors")), status
+    return jsonify(body), status
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return jsonify(error_body(exc.status, exc.message, exc.errors)), exc.status
+        return _reply(error_body(exc.status, exc.message, exc.errors), exc.status)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500
-        return jsonify(error_body(status, None, _http_errors(exc))), status
+        if status == 400 and exc.__class__.__name__ == "CSRFError":
+            return _reply(error_body(400, "页面已过期或来源无法验证，请刷新后重试"), 400)
+        return _reply(error_body(status, None, _http_errors(exc)), status)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
-        return jsonify(error_body(500)), 500
+        return _reply(error_body(500), 500)

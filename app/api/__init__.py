@@ -1,5 +1,5 @@
 """REST API blueprints (flask-smorest). Views stay thin: parse, call a service, dump."""
-from flask import Flask, jsonify, redirect
+from flask import Flask, jsonify
 from sqlalchemy import text
 
 from ..extensions import api, db
@@ -12,11 +12,6 @@ def init_api(app: Flask) -> None:
         api.register_blueprint(module.blp)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
-
-    @app.get("/")
-    def index():
-        # the web workspace is not built yet; the API documentation is the front page
-        return redirect("/api/docs")
 
     @app.get("/healthz")
     def healthz():

@@ -8,8 +8,10 @@ from .legal_time import SUSPENSION_KINDS, Extension, SupervisionEvent, Suspensio
 from .org import ROLES, ApiToken, Department, User
 from .process import FormDefinition, ProcessDefinition
 from .timer import Timer
+from .work import RATING_LEVELS, FollowUp, Rating, TaskComment, TaskCopy
 
 __all__ = [
     "AuditEvent", "CalendarDay", "CalendarYear", "CASE_STATUSES", "Case", "CaseCounter", "Task", "WorkflowState",
     "Incident", "Certificate", "CreditRecord", "Delivery", "Material", "Notice", "Notification", "SUSPENSION_KINDS", "Extension", "SupervisionEvent", "Suspension", "ROLES", "ApiToken", "Department", "User", "FormDefinition", "ProcessDefinition", "Timer",
+    "RATING_LEVELS", "FollowUp", "Rating", "TaskComment", "TaskCopy",
 ]

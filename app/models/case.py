@@ -78,6 +78,10 @@ class Task(db.Model):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[dict | None] = mapped_column(JSON)
+    # who works it now (认领 / 转办 / 委派); empty: anyone of the department may take it
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # 委派: who it comes back to
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship(lazy="raise")
 

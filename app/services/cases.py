@@ -78,11 +78,16 @@ def department_has_task(session: Session, case_id: int, department_id: int | Non
                            .limit(1)).first() is not None
 
 
-def list_cases(session: Session, *, status: str | None = None, limit: int = 50,
-               offset: int = 0) -> list[Case]:
+def list_cases(session: Session, *, status: str | None = None, process_key: str | None = None,
+               search: str | None = None, limit: int = 50, offset: int = 0) -> list[Case]:
+    """Newest first; ``search`` matches the case number (prefix) or the applicant's name."""
     query = select(Case).order_by(Case.id.desc()).limit(limit).offset(offset)
     if status:
         query = query.where(Case.status == status)
+    if process_key:
+        query = query.where(Case.process_key == process_key)
+    if search:
+        query = query.where(Case.case_no.startswith(search) | (Case.applicant_name == search))
     return list(session.execute(query).scalars())
 
 

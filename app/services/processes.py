@@ -152,6 +152,12 @@ def latest_versions(session: Session) -> list[ProcessDefinition]:
         .order_by(ProcessDefinition.key)).scalars())
 
 
+def services(session: Session) -> list[ProcessDefinition]:
+    """The bundled services a window can start: the newest version of each process with an
+    application form (stages that are only called by another process have none)."""
+    return [d for d in latest_versions(session) if d.model.get("start_form_key")]
+
+
 def get_latest(session: Session, key: str) -> ProcessDefinition:
     definition = latest(session, key)
     if definition is None:

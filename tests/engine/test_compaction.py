@@ -72,3 +72,22 @@ def test_business_startup_runs_the_same_when_pruning_at_every_step(prune_always,
     assert result.status == "completed"
     assert done.index("task_seal") < done.index("task_bank")
     assert ("task_housing_fund" in done) is housing_fund and len(done) == 7 + housing_fund
+
+
+def test_a_correction_loop_back_to_intake_survives_pruning_at_every_step(prune_always):
+    # the new root of a pruned tree must be finished: a task that runs again reads its parent's data
+    parsed = engine.parse_process((ROOT / "processes" / "business_startup.bpmn").read_bytes())
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+    with engine.run_context(now, lambda start, amount, unit: start + timedelta(days=amount)):
+        result = engine.start(parsed, {"company_name": "示例公司", "need_seal": False, "need_bank_account": False,
+                                       "need_tax_ukey": False, "need_social_insurance": False, "need_housing_fund": False})
+        for _ in range(3):
+            intake = _ready(result)[0]
+            result = engine.complete(parsed, json.dumps(result.state), intake.task_id,
+                                     {"intake_result": "correct", "correction_items": "章程未签字"})
+            assert result.waiting_messages == ["materials_supplied"]
+            result = engine.deliver_message(parsed, json.dumps(result.state), "materials_supplied", {"materials": []})
+        intake = _ready(result)[0]
+        assert intake.element_id == "task_intake"
+        result = engine.complete(parsed, json.dumps(result.state), intake.task_id, {"intake_result": "accept"})
+        assert [t.element_id for t in _ready(result)] == ["task_register"]
