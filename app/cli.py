@@ -19,18 +19,11 @@ def _fail(exc: DomainError) -> None:
 
 def _date_list(text: str) -> list:
     """'2027-02-06..2027-02-08,2027-02-14' -> the dates, ranges expanded."""
-    from datetime import date, timedelta
-    days = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        try:
-            first, _, last = part.partition("..")
-            start, end = date.fromisoformat(first), date.fromisoformat(last or first)
-        except ValueError:
-            raise click.BadParameter(f"无效日期：{part}") from None
-        while start <= end:
-            days.append(start)
-            start += timedelta(days=1)  # walking a range of calendar dates
-    return days
+    from .services.calendar import parse_date_list
+    try:
+        return parse_date_list(text)
+    except DomainError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 def register_cli(app: Flask) -> None:

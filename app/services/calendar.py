@@ -245,6 +245,23 @@ def _read(session: Session) -> WorkCalendar:
     return cal
 
 
+def parse_date_list(text: str) -> list[date]:
+    """'2027-02-06..2027-02-08,2027-02-14' (commas, spaces or new lines between) -> the dates, ranges expanded."""
+    days: list[date] = []
+    for part in filter(None, (p.strip() for p in text.replace("，", ",").replace("\n", ",").split(","))):
+        try:
+            first, _, last = part.partition("..")
+            start, end = date.fromisoformat(first.strip()), date.fromisoformat((last or first).strip())
+        except ValueError:
+            raise InvalidInput(f"无效日期：{part}（格式为 2027-02-06，区间写作 2027-02-06..2027-02-12）") from None
+        if end < start or (end - start).days > 366:
+            raise InvalidInput(f"无效的日期区间：{part}")
+        while start <= end:
+            days.append(start)
+            start += ONE_DAY  # walking a range of calendar dates, not a deadline
+    return days
+
+
 def engine_context(cal: WorkCalendar, now: datetime):
     """Context for an engine call: the app's 'now' and this calendar's deadlines."""
     from .. import engine

@@ -26,8 +26,8 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def web_modules():
-    from . import auth, case, desk, inbox, pages, portal
-    return [auth, pages, case, desk, inbox, portal]
+    from . import auth, calendar_page, case, desk, inbox, pages, portal
+    return [auth, pages, case, desk, inbox, portal, calendar_page]
 
 
 def init_web(app: Flask) -> None:
