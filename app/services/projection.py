@@ -69,7 +69,8 @@ def sync_timers(session: Session, case: Case, result: engine.StepResult) -> None
     waiting = {t.task_id: t for t in result.timers}
     with session.no_autoflush:  # the step's other changes are flushed once, later
         rows = {t.id: t for t in session.execute(
-            select(Timer).where(Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars()}
+            select(Timer).where(Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars()
+            if t.fired_at is None}  # marked fired in this step, not yet flushed: keep it as fired
     for task_id, row in rows.items():
         if task_id not in waiting:
             session.delete(row)  # fired or cancelled by the engine
