@@ -31,6 +31,7 @@ class Config:
     # per client address, on top of the per-account lockout; memory storage is per process,
     # so with several workers point RATELIMIT_STORAGE_URI at a shared store (e.g. memcached://…)
     LOGIN_RATE_LIMIT = os.environ.get("APP_LOGIN_RATE_LIMIT", "30 per minute")
+    PORTAL_RATE_LIMIT = os.environ.get("APP_PORTAL_RATE_LIMIT", "10 per minute")  # wrong query codes per address
     RATELIMIT_STORAGE_URI = os.environ.get("APP_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     # SQLite durability: FULL survives power loss; NORMAL (WAL) survives a crash of the app.

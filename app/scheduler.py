@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from .extensions import db
-from .services import clock, supervision, timers
+from .services import clock, reports_weekly, supervision, timers
 from .services.uow import run_use_case
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,26 @@ def scan_supervision(app: Flask) -> int:
     return written
 
 
+def build_weekly_report(app: Flask) -> date:
+    """周通报: every Monday, the report of the week that just ended (rebuilding it replaces it)."""
+    with app.app_context():
+        try:
+            now = clock.now()
+            week = reports_weekly.previous_week(now)
+            run_use_case(db.session, lambda: reports_weekly.build_weekly(
+                db.session, week_start=week, actor_id=None, now=now))
+        finally:
+            db.session.remove()
+    return week
+
+
 def init_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
     scheduler.add_job(fire_due_timers, "interval", seconds=1, args=[app], id="fire_due_timers",
                       max_instances=1, coalesce=True)
     scheduler.add_job(scan_supervision, "interval", seconds=60, args=[app], id="scan_supervision",
                       max_instances=1, coalesce=True)
+    scheduler.add_job(build_weekly_report, "cron", day_of_week="mon", hour=1, minute=0, args=[app],
+                      id="weekly_report", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     scheduler.start()
     return scheduler

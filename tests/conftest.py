@@ -42,6 +42,17 @@ def _prepare(url: str, instance: Path) -> None:
         db.engine.dispose()
 
 
+@pytest.fixture
+def clock_at():
+    """Move the app's clock: ``clock_at(moment)`` returns the ManualClock; the real clock is back afterwards."""
+    def use(moment):
+        manual = clock.ManualClock(moment)
+        clock.use(manual)
+        return manual
+    yield use
+    clock.use(clock.SystemClock())
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("template")

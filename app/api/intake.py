@@ -121,15 +121,28 @@ def _notice_for_actor(notice_id):
     return notice
 
 
+def notice_html_response(notice) -> Response:
+    """The stored notice as a printable page (its own CSP: no scripts, inline styles only)."""
+    return Response(notice.html, mimetype="text/html",
+                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+def notice_pdf_response(notice) -> Response:
+    """The notice as a PDF attachment named by its number (503 when the renderer is missing)."""
+    body = pdf.render_pdf(notice.html)
+    disposition = (f"attachment; filename=\"notice-{notice.id}.pdf\"; "
+                   f"filename*=UTF-8''{quote(notice.number + '.pdf', safe='')}")
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
+
+
 @blp.route("/notices/<int:notice_id>.html")
 class NoticeHtml(MethodView):
     @auth_required()
     def get(self, notice_id):
         """打印文书（HTML，带打印样式）"""
-        notice = _notice_for_actor(notice_id)
-        return Response(notice.html, mimetype="text/html",
-                        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-                                 "X-Content-Type-Options": "nosniff"})
+        return notice_html_response(_notice_for_actor(notice_id))
 
 
 @blp.route("/notices/<int:notice_id>.pdf")
@@ -137,12 +150,7 @@ class NoticePdf(MethodView):
     @auth_required()
     def get(self, notice_id):
         """下载文书（PDF，按文书编号命名）；PDF 组件不可用时返回 503，可改用 HTML 打印"""
-        notice = _notice_for_actor(notice_id)
-        body = pdf.render_pdf(notice.html)
-        disposition = (f"attachment; filename=\"notice-{notice.id}.pdf\"; "
-                       f"filename*=UTF-8''{quote(notice.number + '.pdf', safe='')}")
-        return Response(body, mimetype="application/pdf",
-                        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"})
+        return notice_pdf_response(_notice_for_actor(notice_id))
 
 
 @blp.route("/cases/<string:case_no>/results")
@@ -151,14 +159,18 @@ class CaseResults(MethodView):
     @blp.response(200, ResultsSchema)
     def get(self, case_no):
         """统一出件：办件产生的证照、文书与送达记录"""
-        case = _case_for_actor(case_no)
-        certs = db.session.execute(select(Certificate).where(Certificate.case_id == case.id)
-                                   .order_by(Certificate.id)).scalars().all()
-        delivery = db.session.execute(select(Delivery).where(Delivery.case_id == case.id)).scalar_one_or_none()
-        return {"certificates": certs, "notices": [_notice_json(n) for n in notices.for_case(db.session, case.id)],
-                "delivery": None if delivery is None else {
-                    "method": delivery.method, "tracking_no": delivery.tracking_no, "results": delivery.results,
-                    "delivered_at": delivery.delivered_at.isoformat()}}
+        return case_results(_case_for_actor(case_no))
+
+
+def case_results(case) -> dict:
+    """统一出件 of a case: its certificates (rows), notices and delivery (the API and the case page)."""
+    certs = db.session.execute(select(Certificate).where(Certificate.case_id == case.id)
+                               .order_by(Certificate.id)).scalars().all()
+    delivery = db.session.execute(select(Delivery).where(Delivery.case_id == case.id)).scalar_one_or_none()
+    return {"certificates": certs, "notices": [_notice_json(n) for n in notices.for_case(db.session, case.id)],
+            "delivery": None if delivery is None else {
+                "method": delivery.method, "tracking_no": delivery.tracking_no, "results": delivery.results,
+                "delivered_at": delivery.delivered_at.isoformat()}}
 
 
 @blp.route("/cases/<string:case_no>/notifications")

@@ -136,24 +136,32 @@ def _content_disposition(material) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(material.display_name or fallback, safe='')}"
 
 
+def material_download(material_id: int, case_id: int | None = None):
+    """The file of an uploaded material, as an attachment, for a user (``g.user``) who may read
+    its case; with ``case_id``, only a material of that case (the case page's link)."""
+    material = materials.get_material(db.session, material_id)
+    if case_id is not None and material.case_id != case_id:
+        raise NotFound("材料不存在")
+    case = db.session.get(Case, material.case_id)
+    if not _may_read(g.user, case):
+        raise Forbidden("无权查看该办件的材料")
+    if material.source != "upload" or not material.sha256:
+        raise NotFound("该材料由电子证照提供（免证办），没有可下载的文件")
+    handle = _store().open(material.sha256)
+    resp = send_file(handle, mimetype=material.content_type or "application/octet-stream",
+                     as_attachment=True, download_name=f"material-{material.id}",
+                     conditional=False, etag=False, max_age=None)
+    resp.headers["Content-Disposition"] = _content_disposition(material)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.content_length = material.size
+    return resp
+
+
 @blp.route("/materials/<int:material_id>/content")
 class MaterialContent(MethodView):
     @auth_required()
     @blp.doc(responses={"200": {"description": "材料文件（以附件形式下载）"}})
     def get(self, material_id):
         """下载材料文件（仅限可查看该办件的用户）"""
-        material = materials.get_material(db.session, material_id)
-        case = db.session.get(Case, material.case_id)
-        if not _may_read(g.user, case):
-            raise Forbidden("无权查看该办件的材料")
-        if material.source != "upload" or not material.sha256:
-            raise NotFound("该材料由电子证照提供（免证办），没有可下载的文件")
-        handle = _store().open(material.sha256)
-        resp = send_file(handle, mimetype=material.content_type or "application/octet-stream",
-                         as_attachment=True, download_name=f"material-{material.id}",
-                         conditional=False, etag=False, max_age=None)
-        resp.headers["Content-Disposition"] = _content_disposition(material)
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Cache-Control"] = "private, no-store"
-        resp.content_length = material.size
-        return resp
+        return material_download(material_id)

@@ -7,11 +7,12 @@ from .intake import Certificate, CreditRecord, Delivery, Material, Notice, Notif
 from .legal_time import SUSPENSION_KINDS, Extension, SupervisionEvent, Suspension
 from .org import ROLES, ApiToken, Department, User
 from .process import FormDefinition, ProcessDefinition
+from .report import WeeklyReport
 from .timer import Timer
 from .work import RATING_LEVELS, FollowUp, Rating, TaskComment, TaskCopy
 
 __all__ = [
     "AuditEvent", "CalendarDay", "CalendarYear", "CASE_STATUSES", "Case", "CaseCounter", "Task", "WorkflowState",
     "Incident", "Certificate", "CreditRecord", "Delivery", "Material", "Notice", "Notification", "SUSPENSION_KINDS", "Extension", "SupervisionEvent", "Suspension", "ROLES", "ApiToken", "Department", "User", "FormDefinition", "ProcessDefinition", "Timer",
-    "RATING_LEVELS", "FollowUp", "Rating", "TaskComment", "TaskCopy",
+    "RATING_LEVELS", "FollowUp", "Rating", "TaskComment", "TaskCopy", "WeeklyReport",
 ]

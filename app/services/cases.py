@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import engine
 from ..errors import InvalidInput, NotFound
-from ..models import Case, CaseCounter, Task, WorkflowState
+from ..models import AuditEvent, Case, CaseCounter, Task, User, WorkflowState
 from . import audit, calendar, catalog, deadlines, forms, materials, processes, projection
 from .clock import local
 
@@ -96,3 +96,10 @@ def state_of(session: Session, case_id: int, *, for_update: bool) -> WorkflowSta
     if for_update:
         query = query.with_for_update()
     return session.execute(query).scalar_one()
+
+
+def history(session: Session, case_id: int) -> list[tuple[AuditEvent, str | None]]:
+    """The case's audit events, oldest first, each with the name of who did it (one query)."""
+    query = (select(AuditEvent, User.name).outerjoin(User, User.id == AuditEvent.actor_id)
+             .where(AuditEvent.case_id == case_id).order_by(AuditEvent.id))
+    return [(event, name) for event, name in session.execute(query).all()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .. import engine
@@ -27,6 +27,39 @@ def inbox(session: Session, user: Actor, *, state: str | None = "ready", limit: 
     # NULLS LAST matches the (department_id, state, due_at) index order on PostgreSQL
     query = query.order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id)
     return [(t, no) for t, no in session.execute(query.limit(limit).offset(offset)).all()]
+
+
+INBOX_VIEWS = ("department", "mine")
+
+
+def inbox_rows(session: Session, user: Actor, *, view: str = "department", process_key: str | None = None,
+               overdue_at: datetime | None = None, search: str | None = None, limit: int = 50,
+               offset: int = 0) -> list[tuple[Task, str, str, str, int]]:
+    """One page of an inbox tab in one query: (task, case_no, applicant_name, process_key, definition_id).
+
+    ``department``: the ready tasks of the user's department that nobody else has taken
+    (managers and admins see every department's); ``mine``: the ready tasks assigned to
+    the user. Soonest deadline first, no deadline last. ``overdue_at``: only tasks due
+    before that moment; ``search``: a case number prefix or the applicant's exact name.
+    """
+    query = (select(Task, Case.case_no, Case.applicant_name, Case.process_key, Case.process_definition_id)
+             .join(Case, Case.id == Task.case_id).where(Task.state == "ready"))
+    if view == "mine":
+        query = query.where(Task.assignee_id == user.id)  # ix_tasks_assignee_id
+    elif not user.has_role("admin", "manager"):
+        if user.department_id is None:
+            return []
+        # ix_tasks_inbox (department_id, state, due_at)
+        query = query.where(Task.department_id == user.department_id,
+                            or_(Task.assignee_id.is_(None), Task.assignee_id == user.id))
+    if process_key:
+        query = query.where(Case.process_key == process_key)
+    if overdue_at is not None:
+        query = query.where(Task.due_at < overdue_at)
+    if search:
+        query = query.where(Case.case_no.startswith(search, autoescape=True) | (Case.applicant_name == search))
+    query = query.order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id).limit(limit).offset(offset)
+    return [tuple(row) for row in session.execute(query).all()]
 
 
 def may_work(user: Actor, task: Task) -> bool:
@@ -56,16 +89,32 @@ def task_detail(session: Session, task: Task, case: Case) -> dict[str, Any]:
             "case_data": {k: data[k] for k in shown if k in data} if shown else dict(data)}
 
 
+def check_may_complete(user: Actor, task: Task) -> None:
+    """A claimed task is completed by its assignee only; a delegated one by its owner, once it is back."""
+    if task.owner_id is not None:
+        if task.assignee_id == user.id:
+            raise Forbidden("受委派的任务不能直接办结，请填写意见后交回委派人")
+        raise Forbidden("任务已委派他人办理，交回后才能办结")
+    if task.assignee_id is not None and task.assignee_id != user.id:
+        raise Forbidden("任务已由他人认领")
+
+
 def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
     task = get_task(session, task_id)
     if not may_work(user, task):
         raise Forbidden("该任务不属于您的部门")
     if task.state != "ready":
         raise Conflict("任务已办理或已取消")
+    check_may_complete(user, task)
     # lock the workflow state first (a row lock on PostgreSQL), then read the case
     # fresh, so a parallel branch that committed meanwhile is never overwritten
     state_row = cases.state_of(session, task.case_id, for_update=True)
     case = session.get(Case, task.case_id, populate_existing=True)
+    # a claim, hand-over or delegation may have committed meanwhile: check again under the lock
+    task = session.get(Task, task_id, populate_existing=True)
+    if task.state != "ready":
+        raise Conflict("任务已办理或已取消")
+    check_may_complete(user, task)
     definition = processes.deployed(session, case.process_definition_id)
     clean = forms.validate_data(forms.for_definition(session, definition, task.form_key), data)
     facts = intake.check(session, case, definition.catalog, task.element_id, clean)

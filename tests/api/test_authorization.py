@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Case, Material
+from app.models import Case, Department, FollowUp, Material, Rating
 from app.services import clock
 from app.services.blobs import BlobStore
 
@@ -19,7 +19,8 @@ USERS = {"admin": ("admin", "admin-test-pw"), "analyst": ("analyst", None), "cle
 ALL = set(USERS)
 
 # (method, path, body, roles allowed). {case} is a running case's number, {startup_case} a running
-# 企业开办 case (its catalog lists materials), {material} an uploaded material of {case}.
+# 企业开办 case (its catalog lists materials), {material} an uploaded material of {case},
+# {completed_case} a completed case, {follow_up} a bad rating's follow-up for 税务局 (tax_approver's).
 TABLE = [
     ("GET", "/api/v1/me", None, ALL),
     ("GET", "/api/v1/departments", None, ALL),
@@ -50,6 +51,23 @@ TABLE = [
     ("POST", "/api/v1/supervision/cases/{case}/supervise", lambda: {"note": "测试"}, {"manager"}),
     ("GET", "/api/v1/calendar/add-workdays?start=2025-09-26&days=5", None, ALL),
     ("PUT", "/api/v1/calendar/years/2031", lambda: {"holidays": [], "workdays": []}, {"admin"}),
+    ("POST", "/api/v1/cases/{completed_case}/rating", lambda: {"level": 5, "comment": "满意"}, {"clerk", "admin"}),
+    ("GET", "/api/v1/follow-ups", None, {"approver", "clerk", "manager", "admin"}),
+    ("POST", "/api/v1/follow-ups/{follow_up}/resolve", lambda: {"resolution": "已整改"}, {"approver"}),
+    # work on tasks: {tax_task} is the case's 税务局 task (税务局 also has tax_colleague), {claimed_task} that
+    # task claimed by tax_approver, {delegated_task} it delegated by tax_colleague to tax_approver, {copy}
+    # a copy of it sent by tax_colleague to tax_approver
+    ("GET", "/api/v1/inbox?view=department", None, {"approver", "clerk", "manager", "admin"}),
+    ("POST", "/api/v1/tasks/{tax_task}/claim", None, {"approver"}),
+    ("POST", "/api/v1/tasks/{claimed_task}/unclaim", None, {"approver", "manager", "admin"}),
+    ("POST", "/api/v1/tasks/{tax_task}/reassign", lambda: {"username": "tax_colleague"}, {"approver"}),
+    ("POST", "/api/v1/tasks/{claimed_task}/delegate", lambda: {"username": "tax_colleague"}, {"approver"}),
+    ("POST", "/api/v1/tasks/{delegated_task}/resolve", lambda: {"comment": "已办理"}, {"approver"}),
+    ("POST", "/api/v1/tasks/{tax_task}/copies", lambda: {"usernames": ["bank_approver"]}, {"approver"}),
+    ("GET", "/api/v1/tasks/{tax_task}/comments", None, {"approver", "manager", "admin"}),
+    ("POST", "/api/v1/tasks/{tax_task}/comments", lambda: {"body": "测试评论"}, {"approver"}),
+    ("GET", "/api/v1/copies", None, ALL),
+    ("POST", "/api/v1/copies/{copy}/read", None, {"approver"}),
 ]
 
 
@@ -96,9 +114,75 @@ def material_id(app, case_no):
     return row.id
 
 
+@pytest.fixture
+def completed_case_no(api, case_no):
+    for element, username in (("task_a", "amr_approver"), ("task_b", "tax_approver"), ("task_c", "police_approver"),
+                              ("task_issue", "window_clerk")):
+        worker = api.as_user(username)
+        task = ready(api.as_user("window_clerk").get(f"/api/v1/cases/{case_no}").body, element)[0]
+        data = {"approved_a": True} if element == "task_a" else {}
+        assert worker.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data}).status_code == 200
+    assert api.as_user("window_clerk").get(f"/api/v1/cases/{case_no}").body["status"] == "completed"
+    return case_no
+
+
+@pytest.fixture
+def follow_up_id(app, case_no):
+    """A follow-up for 税务局 (stored directly: the rules under test are the endpoint's)."""
+    db.session.rollback()
+    case = db.session.execute(select(Case).where(Case.case_no == case_no)).scalar_one()
+    tax = db.session.execute(select(Department).where(Department.code == "tax")).scalar_one()
+    now = clock.now()
+    rating = Rating(case_id=case.id, level=1, comment="", channel="portal", created_at=now)
+    db.session.add(rating)
+    db.session.flush()
+    row = FollowUp(case_id=case.id, rating_id=rating.id, department_id=tax.id, due_at=now, status="open",
+                   resolution="", created_at=now)
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+@pytest.fixture
+def tax_task_id(api, case_no):
+    """The case's 税务局 task; 税务局 gets a second approver, tax_colleague, to hand tasks to."""
+    created = api.as_user("admin", "admin-test-pw").post("/api/v1/users", json={
+        "username": "tax_colleague", "password": "Secret#123", "name": "税务局同事", "department": "tax",
+        "roles": ["approver"]})
+    assert created.status_code == 201, created.body
+    case = api.as_user("window_clerk").get(f"/api/v1/cases/{case_no}").body
+    return next(t["id"] for t in ready(case) if t["department"] == "税务局")
+
+
+@pytest.fixture
+def claimed_task_id(api, tax_task_id):
+    assert api.as_user("tax_approver").post(f"/api/v1/tasks/{tax_task_id}/claim").status_code == 200
+    return tax_task_id
+
+
+@pytest.fixture
+def delegated_task_id(api, tax_task_id):
+    colleague = api.as_user("tax_colleague", "Secret#123")
+    assert colleague.post(f"/api/v1/tasks/{tax_task_id}/claim").status_code == 200
+    resp = colleague.post(f"/api/v1/tasks/{tax_task_id}/delegate", json={"username": "tax_approver"})
+    assert resp.status_code == 200, resp.body
+    return tax_task_id
+
+
+@pytest.fixture
+def copy_id(api, tax_task_id):
+    resp = api.as_user("tax_colleague", "Secret#123").post(f"/api/v1/tasks/{tax_task_id}/copies",
+                                                          json={"usernames": ["tax_approver"]})
+    assert resp.status_code == 201, resp.body
+    return resp.body[0]["id"]
+
+
 def _url(request, path, case_no):
     values = {"case": case_no}
-    for name, fixture in (("startup_case", "startup_case_no"), ("material", "material_id")):
+    for name, fixture in (("startup_case", "startup_case_no"), ("material", "material_id"),
+                          ("completed_case", "completed_case_no"), ("follow_up", "follow_up_id"),
+                          ("tax_task", "tax_task_id"), ("claimed_task", "claimed_task_id"),
+                          ("delegated_task", "delegated_task_id"), ("copy", "copy_id")):
         if "{" + name + "}" in path:
             values[name] = request.getfixturevalue(fixture)
     return path.format(**values)

@@ -14,11 +14,8 @@ ACCEPTED = datetime(2025, 9, 26, 10, 0, tzinfo=LOCAL_TZ)  # Friday before 国庆
 
 
 @pytest.fixture
-def manual_clock():
-    test_clock = ManualClock(ACCEPTED)
-    clock.use(test_clock)
-    yield test_clock
-    clock.use(clock.SystemClock())
+def manual_clock(clock_at):
+    return clock_at(ACCEPTED)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,20 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
     from playwright.sync_api import sync_playwright
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-                                                        viewport={"width": 2400, "height": 1400})
-        yield context
-        context.close()
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    """One context (cookies, storage) for tests that need no sign-in."""
+    context = chromium.new_context(viewport={"width": 2400, "height": 1400})
+    yield context
+    context.close()
 
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -40,8 +46,9 @@ def demo_server(tmp_path_factory):
 class Session:
     """One browser tab for one user, failing the test on any console error or page error."""
 
-    def __init__(self, context, base_url: str):
-        self.page = context.new_page()
+    def __init__(self, chromium, base_url: str):
+        self.context = chromium.new_context(viewport={"width": 1600, "height": 1000}, locale="zh-CN")
+        self.page = self.context.new_page()  # its own cookies: one user per tab
         self.base_url = base_url
         self.problems: list[str] = []
         self.page.on("console", lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"))
@@ -68,16 +75,16 @@ class Session:
         return path
 
     def close(self):
-        self.page.close()
+        self.context.close()
         assert self.problems == [], self.problems
 
 
 @pytest.fixture
-def tab(browser, demo_server):
+def tab(chromium, demo_server):
     tabs: list[Session] = []
 
     def open_tab() -> Session:
-        tabs.append(Session(browser, demo_server.url))
+        tabs.append(Session(chromium, demo_server.url))
         return tabs[-1]
     yield open_tab
     for t in tabs:
