@@ -9,26 +9,14 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from ..errors import Conflict, InvalidInput
 from ..extensions import db
 from ..models import SUSPENSION_KINDS, Case
-from ..services import audit, calendar, clock, deadlines, forms, materials, privacy, processes, tasks, work
+from ..services import calendar, cases, clock, deadlines, forms, materials, privacy, processes, tasks, work
 from ..services.uow import run_use_case
 from ..api.cases import task_json
+from .words import ACTIONS
 from .session import current_user, login_required
 
 bp = Blueprint("task", __name__, url_prefix="/tasks")
 
-# audit actions in words, for the history on the page
-ACTIONS = {
-    "case.started": "综合窗口收件", "task.completed": "办理完成", "task.claimed": "认领任务",
-    "task.unclaimed": "取消认领", "task.reassigned": "转办", "task.delegated": "委派", "task.resolved": "交回委派人",
-    "task.copied": "抄送", "task.copy_read": "查阅抄送", "task.commented": "评论", "case.suspended": "中止计时",
-    "case.resumed": "恢复计时", "case.extended": "延期", "material.uploaded": "上传材料",
-    "material.certificate_attached": "调用电子证照", "message.received": "收到补交材料", "timer.fired": "到期自动处理",
-    "effect.accept": "受理", "effect.notice": "出具文书", "effect.notify": "通知申请人", "effect.credit_record": "记录信用",
-    "effect.certificate": "生成电子证照", "effect.revoke_certificates": "撤销证照", "effect.suspend": "中止计时",
-    "effect.resume": "恢复计时", "effect.deliver": "统一出件", "supervision.remind": "催办",
-    "supervision.supervise": "督办", "supervision.escalate": "升级问责", "rating.created": "好差评",
-    "followup.opened": "差评整改", "followup.resolved": "整改完成",
-}
 
 
 def _labels(definition) -> dict[str, tuple[str, dict]]:
@@ -72,10 +60,8 @@ def _detail(after: Any) -> str:
 
 
 def _history(case_id: int) -> list[dict]:
-    events = audit.case_events(db.session, case_id)
-    names = work.user_names(db.session, {e.actor_id for e in events})
-    return [{"at": e.at, "action": ACTIONS.get(e.action, e.action), "actor": names.get(e.actor_id, "系统"),
-             "detail": _detail(e.after)} for e in events]
+    return [{"at": e.at, "action": ACTIONS.get(e.action, e.action), "actor": actor or "系统",
+             "detail": _detail(e.after)} for e, actor in cases.history(db.session, case_id)]
 
 
 def _materials(case_id: int) -> list[dict]:
