@@ -75,14 +75,23 @@ def resume_case(session: Session, case: Case, state_row: WorkflowState, *, actor
         return cal.add_work_minutes(moment, minutes) if moment is not None and minutes else moment
 
     case.deadline, case.statutory_deadline = shift(case.deadline), shift(case.statutory_deadline)
-    for task in session.execute(select(Task).where(Task.case_id == case.id, Task.state == "ready")).scalars():
-        task.due_at = shift(task.due_at)
-    pending = list(session.execute(select(Timer).where(Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars())
+    # a task offered in this very step (e.g. re-offered once the supplement came) was given its
+    # deadline from now, with the clock running again: only older tasks move, each by its own pause
+    for task in session.execute(select(Task).where(Task.case_id == case.id, Task.state == "ready",
+                                                   Task.created_at < now)).scalars():
+        if task.due_at is not None and task.created_at > row.started_at:  # offered during the pause
+            task.due_at = cal.add_work_minutes(task.due_at, cal.work_minutes_between(task.created_at, now))
+        else:
+            task.due_at = shift(task.due_at)
+    with session.no_autoflush:  # timers started in this step are pending rows: they run from now already
+        pending = [t for t in session.execute(select(Timer).where(
+            Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars() if t not in session.new]
     if pending and minutes:
         moved = {t.id: shift(t.due_at).isoformat() for t in pending}
         definition = processes.deployed(session, case.process_definition_id)
-        result = engine.move_timers(processes.runnable(session, definition), state_row.state, moved)
-        projection.apply_step(session, case, result, state_row, definition, now)
+        parsed = processes.runnable(session, definition)
+        result = engine.move_timers(parsed, state_row.state, moved, projection.resume_key(session, case))
+        projection.apply_step(session, case, result, state_row, definition, now, parsed=parsed)
     audit.record(session, action="case.resumed", at=now, actor_id=actor_id, case=case,
                  object_type="suspension", object_id=row.id, before=before,
                  after={"paused_minutes": minutes, "deadline": _iso(case.deadline),

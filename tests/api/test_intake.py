@@ -243,6 +243,9 @@ def test_department_returns_for_correction_and_the_clock_stops(api, clerk, manua
     case = case_of(api, case_no)
     assert not case["suspended"] and ready(case, "task_register")
     assert case["deadline"] > deadline  # moved by the paused office time
+    # the task offered again now gets its own hour from now, not an hour plus the pause
+    reoffered = ready(case, "task_register")[0]
+    assert datetime.fromisoformat(reoffered["due_at"]) == datetime(2025, 9, 29, 11, 0, tzinfo=LOCAL_TZ)
     suspensions = clerk.get(f"/api/v1/cases/{case_no}/suspensions").body
     assert len(suspensions) == 1 and suspensions[0]["kind"] == "correction" and suspensions[0]["ended_at"]
 
