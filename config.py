@@ -46,6 +46,8 @@ class Config:
     BPMN_MAX_BYTES = 2 * 1024 * 1024
     MATERIAL_MAX_BYTES = int(os.environ.get("APP_MATERIAL_MAX_MB", "10")) * 1024 * 1024
     USE_CASE_RETRIES = 20
+    # live workflows kept per process between a case's steps (see app/engine/cache.py); 0 turns it off
+    ENGINE_CACHE_SIZE = int(os.environ.get("APP_ENGINE_CACHE_SIZE", "256"))
 
     # flask-smorest / OpenAPI
     API_TITLE = "并联审批 Binglian API"

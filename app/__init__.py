@@ -40,7 +40,9 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from .extensions import db, limiter, migrate
     from .web import init_web
 
+    from . import engine
     from .services import accounts, calendar, notifications
+    engine.configure_cache(app.config.get("ENGINE_CACHE_SIZE", 256))
     notifications.configure(app.config.get("NOTIFY_CHANNEL"))
     accounts.configure_hasher(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_KIB"))
     calendar.configure(app.config.get("OFFICE_HOURS"), app.config.get("CALENDAR_CACHE_SECONDS", 5.0))

@@ -180,6 +180,16 @@ def _errors(data: dict) -> list[str]:
     return lines + [""]
 
 
+HISTORY = Path(__file__).with_name("history.md")
+
+
+def _history() -> list[str]:
+    """Before and after each optimisation, from earlier full runs (kept by hand in bench/history.md)."""
+    if not HISTORY.exists():
+        return []
+    return ["## Before and after (earlier full runs)", "", HISTORY.read_text(encoding="utf-8").strip(), ""]
+
+
 def render(data: dict, json_path: Path) -> str:
     meta, f = data["meta"], data["figures"]
     m, pk = meta["machine"], meta["machine"]["packages"]
@@ -244,6 +254,7 @@ def render(data: dict, json_path: Path) -> str:
         *_memory(f),
         "## Where a complete-task request spends its time (pyinstrument)", "",
         *_profile(f),
+        *_history(),
         "## Errors seen", "",
         *_errors(data),
         "## Method", "",

@@ -4,7 +4,7 @@ from .context import current_now, run_context
 from .errors import BpmnInvalid, EngineError, NotWaiting, TaskNotReady, UnknownTask, ValidationIssue
 from .lint import lint
 from .loader import ParsedProcess, parse_process, sha256_of
-from .runner import complete, deliver_message, fire_due_timers, move_timers, start
+from .runner import complete, configure_cache, deliver_message, fire_due_timers, forget, move_timers, remember, start
 from .sandbox import SandboxError
 from .scripts import register_helper
 from .types import Effect, PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
@@ -12,7 +12,7 @@ from .types import Effect, PendingTimer, ProcessModel, StepResult, TaskSnapshot,
 __all__ = [
     "condition_holds", "condition_problem", "current_now", "run_context",
     "BpmnInvalid", "EngineError", "NotWaiting", "TaskNotReady", "UnknownTask", "ValidationIssue",
-    "lint", "ParsedProcess", "parse_process", "sha256_of", "complete", "deliver_message", "fire_due_timers", "move_timers", "start",
+    "lint", "ParsedProcess", "parse_process", "sha256_of", "complete", "configure_cache", "deliver_message", "fire_due_timers", "forget", "move_timers", "remember", "start",
     "SandboxError", "register_helper", "Effect", "PendingTimer", "ProcessModel", "StepResult",
     "TaskSnapshot", "UserTaskDef",
 ]

@@ -5,7 +5,7 @@ with the new state and plain snapshots. Nothing here touches the database.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox, serializer
+from .cache import workflows
 from .compaction import compact
 from .errors import EngineError, NotWaiting, TaskNotReady, UnknownTask
 from .loader import ParsedProcess, candidate_expression
@@ -60,6 +61,40 @@ def _guarded(fn, *args):
         raise _engine_error(exc) from None
 
 
+def _load(parsed: ParsedProcess, state_json: str, resume: Hashable | None) -> BpmnWorkflow:
+    """The workflow of this stored state: the live object kept under ``resume`` when it is exactly
+    this state, else restored from the text."""
+    if resume is not None:
+        workflow = workflows.take(resume, state_json, parsed)
+        if workflow is not None:
+            workflow.script_engine = make_script_engine()  # fresh effects list and helpers, as on a load
+            return workflow
+    return serializer.load(state_json, parsed)
+
+
+def remember(result: StepResult, parsed: ParsedProcess, key: Hashable, state_json: str) -> None:
+    """Keep the step's live workflow, saved as ``state_json``, for the next step that resumes ``key``.
+
+    Call it only once the step is committed.
+    """
+    if result.resumable is not None and result.status == "running":
+        workflows.put(key, state_json, parsed, result.resumable)
+
+
+def forget(key: Hashable) -> None:
+    workflows.discard(key)
+
+
+def configure_cache(capacity: int) -> None:
+    """Empty the live-workflow cache and set how many cases it holds (0: off)."""
+    workflows.clear(capacity)
+
+
+def _timers_waiting(workflow: BpmnWorkflow) -> bool:
+    return any(t.state == TaskState.WAITING and isinstance(
+        getattr(t.task_spec, "event_definition", None), TimerEventDefinition) for t in _all_tasks(workflow))
+
+
 def _timer_due(task: Any) -> str | None:
     value = task.internal_data.get("event_value")
     if isinstance(value, dict):  # cycle timers keep {"next": iso, ...}
@@ -80,7 +115,7 @@ def _department(candidate: str | None, task: Any) -> str | None:
     return value.strip()
 
 
-def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
+def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess, timers_before: bool = True) -> StepResult:
     forms = {t.element_id: t.form_key for t in parsed.model.user_tasks}
     candidates = {t.element_id: t.candidate for t in parsed.model.user_tasks if t.candidate}
     tasks: list[TaskSnapshot] = []
@@ -123,6 +158,8 @@ def _snapshot(workflow: BpmnWorkflow, parsed: ParsedProcess) -> StepResult:
         end_event=end_event,
         effects=list(getattr(workflow.script_engine, "effects", [])),
         waiting_messages=sorted(set(messages)),
+        timers_before=timers_before,
+        resumable=None if completed else workflow,
     )
 
 
@@ -136,12 +173,13 @@ def start(parsed: ParsedProcess, data: dict[str, Any]) -> StepResult:
         workflow.do_engine_steps()
         return workflow
     workflow = _guarded(run)
-    return _guarded(_snapshot, workflow, parsed)
+    return _guarded(_snapshot, workflow, parsed, False)
 
 
-def complete(parsed: ParsedProcess, state_json: str, task_id: str, data: dict[str, Any]) -> StepResult:
+def complete(parsed: ParsedProcess, state_json: str, task_id: str, data: dict[str, Any],
+             resume: Hashable | None = None) -> StepResult:
     """Complete one ready user task with ``data`` and run on."""
-    workflow = serializer.load(state_json, parsed)
+    workflow = _load(parsed, state_json, resume)
     try:
         task = workflow.get_task_from_id(UUID(task_id))
     except (ValueError, SpiffWorkflowException):
@@ -151,17 +189,19 @@ def complete(parsed: ParsedProcess, state_json: str, task_id: str, data: dict[st
     if task.state != TaskState.READY:
         raise TaskNotReady(task_id)
 
+    timers_before = _timers_waiting(workflow)
+
     def run() -> None:
         task.set_data(**data)
         task.run()
         workflow.do_engine_steps()
     _guarded(run)
-    return _guarded(_snapshot, workflow, parsed)
+    return _guarded(_snapshot, workflow, parsed, timers_before)
 
 
-def fire_due_timers(parsed: ParsedProcess, state_json: str) -> StepResult:
+def fire_due_timers(parsed: ParsedProcess, state_json: str, resume: Hashable | None = None) -> StepResult:
     """Let every timer whose time has come fire, and run on."""
-    workflow = serializer.load(state_json, parsed)
+    workflow = _load(parsed, state_json, resume)
 
     def run() -> None:
         workflow.refresh_timers()
@@ -170,9 +210,10 @@ def fire_due_timers(parsed: ParsedProcess, state_json: str) -> StepResult:
     return _guarded(_snapshot, workflow, parsed)
 
 
-def move_timers(parsed: ParsedProcess, state_json: str, fire_at: dict[str, str]) -> StepResult:
+def move_timers(parsed: ParsedProcess, state_json: str, fire_at: dict[str, str],
+                resume: Hashable | None = None) -> StepResult:
     """Set new fire times (ISO 8601 with offset) on waiting timers, e.g. after a clock suspension."""
-    workflow = serializer.load(state_json, parsed)
+    workflow = _load(parsed, state_json, resume)
     for task_id, when in fire_at.items():
         task = workflow.get_task_from_id(UUID(task_id))
         value = task.internal_data.get("event_value")
@@ -183,9 +224,10 @@ def move_timers(parsed: ParsedProcess, state_json: str, fire_at: dict[str, str])
     return _guarded(_snapshot, workflow, parsed)
 
 
-def deliver_message(parsed: ParsedProcess, state_json: str, name: str, payload: dict[str, Any]) -> StepResult:
+def deliver_message(parsed: ParsedProcess, state_json: str, name: str, payload: dict[str, Any],
+                    resume: Hashable | None = None) -> StepResult:
     """Hand a message (e.g. 补齐材料 from the applicant) to the case's waiting catch event."""
-    workflow = serializer.load(state_json, parsed)
+    workflow = _load(parsed, state_json, resume)
     waiting = [t for t in _all_tasks(workflow) if t.state == TaskState.WAITING and isinstance(
         getattr(t.task_spec, "event_definition", None), MessageEventDefinition)
         and t.task_spec.event_definition.name == name]

@@ -90,3 +90,7 @@ class StepResult:
     end_event: str | None = None
     effects: list[Effect] = field(default_factory=list)  # in the order the service tasks ran
     waiting_messages: list[str] = field(default_factory=list)  # message names the case waits for
+    timers_before: bool = True  # whether any timer was waiting before this step (False: nothing to sync)
+    # the live workflow after this step, opaque to callers: handed back to :func:`remember` once the
+    # step is committed, so the case's next step in this process need not restore it from JSON
+    resumable: Any = field(default=None, repr=False, compare=False)

@@ -52,7 +52,7 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
                  object_type="case", object_id=case.case_no,
                  after={"process_key": definition.key, "version": definition.version, "data": clean})
     projection.apply_step(session, case, result, None, definition, now,
-                          deadlines.due_function(cal, definition.catalog), actor_id=actor_id)
+                          deadlines.due_function(cal, definition.catalog), actor_id=actor_id, parsed=parsed)
     materials.attach_certificates(session, case, definition.catalog, now)  # 免证办
     session.flush()
     return case

@@ -14,6 +14,7 @@ from typing import Any
 
 import filetype
 from sqlalchemy import func, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from .. import engine
@@ -160,8 +161,9 @@ def upload(session: Session, *, case: Case, code: str, filename: str | None, dat
     Every check runs before anything is written, so a refused upload leaves no row,
     no file and no audit event.
     """
-    cases.state_of(session, case.id, for_update=True)  # the audit chain needs the case lock
-    case = session.get(Case, case.id, populate_existing=True)
+    case_id = sa_inspect(case).identity[0]  # its key, without reloading a case read before this transaction
+    cases.state_of(session, case_id, for_update=True)  # the audit chain needs the case lock
+    case = session.get(Case, case_id, populate_existing=True)
     _require_running(case)
     item = _catalog_item(session, case, code)
     _check_size(data, max_bytes)

@@ -41,7 +41,8 @@ def deliver(session: Session, *, case_no: str, name: str, data: dict[str, Any],
     cal = calendar.load(session)
     try:
         with calendar.engine_context(cal, now):
-            result = engine.deliver_message(parsed, state_row.state, name, dict(data))
+            result = engine.deliver_message(parsed, state_row.state, name, dict(data),
+                                            projection.resume_key(session, case))
     except engine.NotWaiting:
         raise Conflict(f"办件当前没有等待“{name}”") from None
     except engine.EngineError as exc:
@@ -49,6 +50,6 @@ def deliver(session: Session, *, case_no: str, name: str, data: dict[str, Any],
     audit.record(session, action="message.received", at=now, actor_id=actor_id, case=case,
                  object_type="message", object_id=name, after={"data": data})
     projection.apply_step(session, case, result, state_row, definition, now,
-                          deadlines.due_function(cal, definition.catalog), actor_id=actor_id)
+                          deadlines.due_function(cal, definition.catalog), actor_id=actor_id, parsed=parsed)
     session.flush()
     return case

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput
 from ..models import Case, Task, Timer, WorkflowState
-from . import accounts, effects, processes
+from . import accounts, effects, processes, uow
 
 DueFunction = Callable[[str, datetime], "datetime | None"]
 
@@ -22,7 +22,7 @@ def _dumps(state: dict[str, Any]) -> str:
 
 
 def save_state(session: Session, case: Case, result: engine.StepResult,
-               state_row: WorkflowState | None) -> WorkflowState:
+               state_row: WorkflowState | None, parsed: engine.ParsedProcess | None = None) -> WorkflowState:
     text = _dumps(result.state)
     version = str(result.state.get("serializer_version", ""))
     if state_row is None:
@@ -31,7 +31,24 @@ def save_state(session: Session, case: Case, result: engine.StepResult,
     else:
         state_row.state = text
         state_row.serializer_version = version
+    if parsed is not None and result.resumable is not None:
+        _keep_after_commit(session, case, state_row, text, result, parsed)
     return state_row
+
+
+def resume_key(session: Session, case: Case) -> tuple:
+    """Where the engine keeps this case's live workflow between steps in this process."""
+    return (str(session.get_bind().url), case.id)
+
+
+def _keep_after_commit(session: Session, case: Case, state_row: WorkflowState, text: str,
+                       result: engine.StepResult, parsed: engine.ParsedProcess) -> None:
+    def prepare():
+        if state_row.state is not text:  # written again later in this use case: keep nothing
+            return None
+        key = resume_key(session, case)
+        return lambda: engine.remember(result, parsed, key, text)
+    uow.after_commit(session, prepare)
 
 
 def sync_tasks(session: Session, case: Case, result: engine.StepResult,
@@ -66,6 +83,8 @@ def sync_tasks(session: Session, case: Case, result: engine.StepResult,
 
 
 def sync_timers(session: Session, case: Case, result: engine.StepResult) -> None:
+    if not result.timers and not result.timers_before:
+        return  # no timer before the step and none after it: the case has no timer rows to change
     waiting = {t.task_id: t for t in result.timers}
     with session.no_autoflush:  # the step's other changes are flushed once, later
         rows = {t.id: t for t in session.execute(
@@ -92,9 +111,13 @@ def lane_departments(session: Session, definition: "processes.Deployed") -> dict
 def apply_step(session: Session, case: Case, result: engine.StepResult,
                state_row: WorkflowState | None, definition: "processes.Deployed",
                now: datetime, due_for: DueFunction | None = None,
-               actor_id: int | None = None) -> list[Task]:
-    """Save the step; then carry out what its service tasks asked for, in the same transaction."""
-    state_row = save_state(session, case, result, state_row)
+               actor_id: int | None = None, parsed: engine.ParsedProcess | None = None) -> list[Task]:
+    """Save the step; then carry out what its service tasks asked for, in the same transaction.
+
+    With ``parsed`` (the spec the step ran on), the step's live workflow is kept
+    for the case's next step in this process once the transaction commits.
+    """
+    state_row = save_state(session, case, result, state_row, parsed)
     ready = sync_tasks(session, case, result, lane_departments(session, definition), now, due_for)
     if definition.model.get("has_timers", True):
         sync_timers(session, case, result)

@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..models import Case, Task
+from ..models import Case, Task, WorkflowState
 from .accounts import Actor
-from . import audit, calendar, cases, catalog, deadlines, forms, intake, processes, projection
+from . import audit, calendar, cases, catalog, deadlines, forms, intake, processes, projection, uow
 
 
 def inbox(session: Session, user: Actor, *, state: str | None = "ready", limit: int = 100,
@@ -99,22 +100,44 @@ def check_may_complete(user: Actor, task: Task) -> None:
         raise Forbidden("任务已由他人认领")
 
 
-def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
-    task = get_task(session, task_id)
+def _task_and_case(session: Session, task_id: str) -> tuple[Task, Case]:
+    """The task and its case in one query, read fresh from the database."""
+    row = session.execute(select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == task_id)
+                          .execution_options(populate_existing=True)).one_or_none()
+    if row is None:
+        raise NotFound("任务不存在")
+    task, case = row
+    set_committed_value(task, "case", case)  # task.case works without a query, and keeps the case loaded
+    return task, case
+
+
+def _serialized(session: Session) -> bool:
+    """Whether this transaction already excludes every other writer (SQLite's BEGIN IMMEDIATE)."""
+    return session.get_bind().dialect.name == "sqlite" and uow.write_intent.get()
+
+
+def lock_for_step(session: Session, task_id: str, user: Actor) -> tuple[Task, Case, WorkflowState]:
+    """The task, its case and the case's workflow state, locked for a step by ``user``."""
+    task, case = _task_and_case(session, task_id)
     if not may_work(user, task):
         raise Forbidden("该任务不属于您的部门")
     if task.state != "ready":
         raise Conflict("任务已办理或已取消")
     check_may_complete(user, task)
-    # lock the workflow state first (a row lock on PostgreSQL), then read the case
-    # fresh, so a parallel branch that committed meanwhile is never overwritten
+    # lock the workflow state (a row lock on PostgreSQL), then read the task and
+    # case again, so a parallel branch that committed meanwhile is never overwritten
     state_row = cases.state_of(session, task.case_id, for_update=True)
-    case = session.get(Case, task.case_id, populate_existing=True)
-    # a claim, hand-over or delegation may have committed meanwhile: check again under the lock
-    task = session.get(Task, task_id, populate_existing=True)
-    if task.state != "ready":
-        raise Conflict("任务已办理或已取消")
-    check_may_complete(user, task)
+    if not _serialized(session):
+        task, case = _task_and_case(session, task_id)
+        # a claim, hand-over or delegation may have committed meanwhile: check again under the lock
+        if task.state != "ready":
+            raise Conflict("任务已办理或已取消")
+        check_may_complete(user, task)
+    return task, case, state_row
+
+
+def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
+    task, case, state_row = lock_for_step(session, task_id, user)
     definition = processes.deployed(session, case.process_definition_id)
     clean = forms.validate_data(forms.for_definition(session, definition, task.form_key), data)
     facts = intake.check(session, case, definition.catalog, task.element_id, clean)
@@ -122,7 +145,8 @@ def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now
     cal = calendar.load(session)
     try:
         with calendar.engine_context(cal, now):
-            result = engine.complete(parsed, state_row.state, task.id, {**clean, **facts})
+            result = engine.complete(parsed, state_row.state, task.id, {**clean, **facts},
+                                     projection.resume_key(session, case))
     except (engine.TaskNotReady, engine.UnknownTask):
         raise Conflict("任务已办理或已取消") from None
     except engine.EngineError as exc:
@@ -138,6 +162,6 @@ def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now
                  after={"state": "completed", "element_id": task.element_id, "data": clean,
                         "case_status": result.status})
     projection.apply_step(session, case, result, state_row, definition, now,
-                          deadlines.due_function(cal, definition.catalog), actor_id=user.id)
+                          deadlines.due_function(cal, definition.catalog), actor_id=user.id, parsed=parsed)
     session.flush()
     return task

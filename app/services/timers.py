@@ -65,7 +65,7 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
     cal = calendar.load(session)
     try:
         with calendar.engine_context(cal, now):
-            result = engine.fire_due_timers(parsed, state_row.state)
+            result = engine.fire_due_timers(parsed, state_row.state, projection.resume_key(session, case))
     except engine.EngineError as exc:
         log.error("timer on case %s failed: %s", case.case_no, exc.message)
         raise TimerFailed(case_id, exc) from None
@@ -75,6 +75,6 @@ def fire_case_timers(session: Session, case_id: int, now: datetime) -> int:
                      object_type="timer", object_id=timer.id,
                      after={"element_id": timer.element_id, "due_at": timer.due_at.isoformat()})
     projection.apply_step(session, case, result, state_row, definition, now,
-                          deadlines.due_function(cal, definition.catalog))
+                          deadlines.due_function(cal, definition.catalog), parsed=parsed)
     session.flush()
     return len(due)

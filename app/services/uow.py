@@ -59,16 +59,45 @@ def _writer(session: Session) -> Iterator[None]:
         write_intent.reset(token)
 
 
+_COMMIT_HOOKS = "binglian.after_commit"
+
+
+def after_commit(session: Session, prepare: Callable[[], Callable[[], None] | None]) -> None:
+    """Run something once this use case has committed (e.g. keep a live workflow for the next step).
+
+    ``prepare`` is called after the last flush, before the commit, where the
+    rows still hold what is being committed; what it returns runs after the
+    commit. Nothing runs when the use case rolls back or is not run through
+    :func:`run_use_case`.
+    """
+    session.info.setdefault(_COMMIT_HOOKS, []).append(prepare)
+
+
+def _commit(session: Session) -> None:
+    session.flush()
+    prepared = [prepare() for prepare in session.info.pop(_COMMIT_HOOKS, [])]
+    session.commit()
+    for hook in prepared:
+        if hook is None:
+            continue
+        try:
+            hook()
+        except Exception:  # the commit stands; a hook is an optimisation, never part of the use case
+            log.exception("after-commit hook failed")
+
+
 def run_use_case(session: Session, fn: Callable[[], T], retries: int = 20) -> T:
     """Run ``fn`` in a transaction: commit on success, roll back on any error."""
     for attempt in range(retries + 1):
         try:
             with _writer(session):
                 session.rollback()  # end any read transaction, so the write one starts fresh
+                session.info.pop(_COMMIT_HOOKS, None)
                 try:
                     result = fn()
-                    session.commit()
+                    _commit(session)
                 except BaseException:
+                    session.info.pop(_COMMIT_HOOKS, None)
                     session.rollback()
                     raise
             return result
