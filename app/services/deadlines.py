@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .calendar import WorkCalendar
+from .clock import LOCAL_TZ
 from .catalog import limits_for, matter_for_task
 
 DEFAULT_WARN_RATIO = 0.2
@@ -32,7 +33,11 @@ def task_due(cal: WorkCalendar, catalog: dict[str, Any] | None, element_id: str,
     if matter is None:
         return None
     if matter.get("kind") == "immediate":
-        return cal.deadline(created_at, 0, "workday")
+        # the same working day; offered after close of office or on a rest day: the next working day's close
+        due = cal.deadline(created_at, 0, "workday")
+        if due <= created_at or not cal.is_workday(created_at.astimezone(LOCAL_TZ).date()):
+            due = cal.deadline(created_at, 1, "workday")
+        return due
     limits = matter.get("limits", {})
     return _limit_deadline(cal, created_at, limits.get("promised") or limits.get("statutory"))
 

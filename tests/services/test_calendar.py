@@ -108,3 +108,21 @@ def test_fast_counting_agrees_with_walking_day_by_day():
         assert CAL.work_minutes_between(start, end) == int(walked.total_seconds() // 60)
         a, b = start.date(), end.date()
         assert CAL.workdays_between(a, b) == sum(CAL.is_workday(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
+
+
+# -- 即办件: the same working day, but never a deadline before the task exists ------------------
+_IMMEDIATE = {"matters": [{"code": "m", "name": "社保登记", "task": "task_social", "kind": "immediate"}]}
+
+
+@pytest.mark.parametrize("offered,expected", [
+    (datetime(2025, 9, 26, 10, 0, tzinfo=LOCAL_TZ), datetime(2025, 9, 26, 17, 0, tzinfo=LOCAL_TZ)),  # Friday
+    # after close of office on Friday: Sunday 28 Sep is a make-up working day
+    (datetime(2025, 9, 26, 18, 30, tzinfo=LOCAL_TZ), datetime(2025, 9, 28, 17, 0, tzinfo=LOCAL_TZ)),
+    # on a rest day (Saturday 27 Sep): the next working day
+    (datetime(2025, 9, 27, 10, 0, tzinfo=LOCAL_TZ), datetime(2025, 9, 28, 17, 0, tzinfo=LOCAL_TZ)),
+    # after close on the last day before 国庆: the first working day after the holiday
+    (datetime(2025, 9, 30, 20, 0, tzinfo=LOCAL_TZ), datetime(2025, 10, 9, 17, 0, tzinfo=LOCAL_TZ)),
+])
+def test_an_immediate_task_is_due_by_the_close_of_the_working_day_it_can_be_worked(offered, expected):
+    from app.services.deadlines import task_due
+    assert task_due(CAL, _IMMEDIATE, "task_social", offered) == expected
