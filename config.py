@@ -34,6 +34,8 @@ class Config:
     PORTAL_RATE_LIMIT = os.environ.get("APP_PORTAL_RATE_LIMIT", "10 per minute")  # wrong query codes per address
     RATELIMIT_STORAGE_URI = os.environ.get("APP_RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # reverse proxies in front of the app that set X-Forwarded-For / -Proto; 0 trusts no such header
+    PROXY_HOPS = int(os.environ.get("APP_PROXY_HOPS", "0"))
     # SQLite durability: FULL survives power loss; NORMAL (WAL) survives a crash of the app.
     SQLITE_SYNCHRONOUS = os.environ.get("APP_SQLITE_SYNCHRONOUS", "NORMAL")
     SCHEDULER_ENABLED = _bool("APP_SCHEDULER", True)

@@ -2,22 +2,40 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import threading
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from config import BASE_DIR, Config
 
 
 def _secret_key(instance_dir: Path) -> str:
+    """The generated signing key; several gunicorn workers starting at once all end up with the same one."""
     path = instance_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    draft = instance_dir / f".secret_key.{os.getpid()}.{threading.get_ident()}"
+    draft.write_text(key)
+    draft.chmod(0o600)
+    try:
+        os.link(draft, path)  # atomic: exactly one writer creates the file, complete
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        draft.unlink(missing_ok=True)
     return key
+
+
+class _DatabaseInt(IntegerConverter):
+    """``<int:id>`` within a database integer: a larger id is a 404, not an overflow error (500) on PostgreSQL."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def create_app(config: type[Config] | Config | None = None, **overrides) -> Flask:
@@ -30,7 +48,9 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
     app.json.ensure_ascii = False
+    app.url_map.converters["int"] = _DatabaseInt  # before any route is added
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _quiet_logs()
 
     from . import models  # noqa: F401 (register tables)
     from .api import init_api
@@ -55,4 +75,26 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     init_web(app)
     register_error_handlers(app)
     register_cli(app)
+    _trust_proxies(app, int(app.config.get("PROXY_HOPS") or 0))
     return app
+
+
+def _quiet_logs() -> None:
+    """No ID or phone number in any log line; and SpiffWorkflow's per-step chatter off.
+
+    SpiffWorkflow attaches each task's data (personal data included) to its records while its
+    loggers' own level is below INFO, so those levels are set, not merely inherited.
+    """
+    from .services.privacy import install_log_masking
+    install_log_masking()
+    for name in ("spiff", "spiff.task", "spiff.workflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies, take the client address and scheme from X-Forwarded-For / -Proto
+    (the login and portal limits count per client, the session cookie is Secure under TLS). Off by
+    default: without a proxy those headers come from the client and must not be believed."""
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)

@@ -146,6 +146,29 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
         click.echo(f"{len(list(folder.glob('*.bpmn')))} 个流程，未发现问题")
 
+    @processes_group.command("test")
+    @click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @click.option("--service", "key", default=None, help="只运行该流程的场景（流程 id）")
+    def test_command(folder, key):
+        """Run the scenarios in FOLDER/scenarios/ (default: processes/) in a sandbox; exit 1 on any failure."""
+        from .services import calendar, scenarios
+        folder = folder or Path(app.config["PROCESSES_DIR"])
+        results = scenarios.run_folder(folder, Path(app.config["FORMS_DIR"]), calendar.load(db.session), key=key,
+                                       departments=scenarios.department_names(db.session))
+        db.session.rollback()  # read only: nothing of a test run is ever stored
+        for result in results:
+            click.echo(f"{'通过' if result['passed'] else '失败'}  {result['file']}  {result['scenario']}")
+            if result.get("error"):
+                click.echo(f"    第 {result['error']['step']} 步出错：{result['error']['message']}"
+                           + (f" {result['error']['errors']}" if result["error"].get("errors") else ""))
+            for check in result["checks"]:
+                if not check["ok"]:
+                    click.echo(f"    {check['check']}：期望 {check['expected']}，实际 {check['actual']}")
+        failed = sum(not r["passed"] for r in results)
+        click.echo(f"{len(results)} 个场景，{len(results) - failed} 个通过，{failed} 个失败")
+        if failed or not results:
+            raise SystemExit(1)
+
     @app.cli.command("seed")
     def seed_command():
         """Load the demo departments, users and services (idempotent)."""

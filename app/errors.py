@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,14 @@ def register_error_handlers(app: Flask) -> None:
         if status == 400 and exc.__class__.__name__ == "CSRFError":
             return _reply(error_body(400, "页面已过期或来源无法验证，请刷新后重试"), 400)
         return _reply(error_body(status, None, _http_errors(exc)), status)
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _out_of_range(exc: Exception):
+        """A value the database cannot hold (an id or page number beyond its integers): the request's
+        fault, refused like any invalid input; the transaction was rolled back."""
+        log.warning("value refused by the database: %s", str(exc).splitlines()[0][:200])
+        return _reply(error_body(422, "提交的数值超出允许范围或格式无效"), 422)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

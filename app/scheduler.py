@@ -45,13 +45,14 @@ def scan_supervision(app: Flask) -> int:
 
 
 def build_weekly_report(app: Flask) -> date:
-    """周通报: every Monday, the report of the week that just ended (rebuilding it replaces it)."""
+    """周通报: every Monday, the report of the week that just ended. Safe to re-run and to run in several
+    scheduler processes: a stored report of the whole week is kept (the unique week_start decides)."""
     with app.app_context():
         try:
             now = clock.now()
             week = reports_weekly.previous_week(now)
             run_use_case(db.session, lambda: reports_weekly.build_weekly(
-                db.session, week_start=week, actor_id=None, now=now))
+                db.session, week_start=week, actor_id=None, now=now, replace=False))
         finally:
             db.session.remove()
     return week
@@ -65,5 +66,7 @@ def init_scheduler(app: Flask) -> BackgroundScheduler:
                       max_instances=1, coalesce=True)
     scheduler.add_job(build_weekly_report, "cron", day_of_week="mon", hour=1, minute=0, args=[app],
                       id="weekly_report", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+    # a Monday missed while no scheduler ran: built at start (a no-op when the report is there)
+    scheduler.add_job(build_weekly_report, "date", args=[app], id="weekly_report_catch_up")
     scheduler.start()
     return scheduler

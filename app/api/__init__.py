@@ -3,12 +3,14 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 
 from ..extensions import api, db
-from . import admin, auth, calendar, cases, forms, intake, materials, portal, processes, supervision, tasks, work
+from . import (admin, auth, authoring, calendar, cases, forms, incidents, intake, materials, migration, portal, processes,
+               scenarios, signing, supervision, tasks, work)
 
 
 def init_api(app: Flask) -> None:
     api.init_app(app)
-    for module in (auth, admin, processes, forms, cases, materials, intake, tasks, calendar, supervision, portal, work):
+    for module in (auth, admin, processes, authoring, forms, cases, materials, intake, tasks, calendar, supervision, portal, work, signing,
+                   migration, incidents, scenarios):
         api.register_blueprint(module.blp)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from ..errors import NotFound
 from ..extensions import db
 from ..services import calendar, clock
 from ..services.uow import run_use_case
@@ -70,6 +71,9 @@ def _calendar() -> calendar.WorkCalendar:
     return calendar.load(db.session)
 
 
+YEARS = range(1900, 2201)  # a path year outside this has no calendar (and would overflow date())
+
+
 def _year_view(year: int) -> dict:
     cal = _calendar()
     first = date(year, 1, 1)
@@ -118,6 +122,8 @@ class Year(MethodView):
     @blp.response(200, YearSchema)
     def get(self, year):
         """某年每天是否为工作日"""
+        if year not in YEARS:
+            raise NotFound(f"没有 {year} 年的日历（支持 {YEARS.start}–{YEARS.stop - 1} 年）")
         return _year_view(year)
 
     @auth_required("admin")
@@ -125,6 +131,8 @@ class Year(MethodView):
     @blp.response(200, YearSchema)
     def put(self, body, year):
         """导入国务院办公厅当年放假安排：全部假日与调休上班日"""
+        if year not in YEARS:
+            raise NotFound(f"没有 {year} 年的日历（支持 {YEARS.start}–{YEARS.stop - 1} 年）")
         run_use_case(db.session, lambda: calendar.import_year(
             db.session, year=year, holidays_list=body["holidays"], workdays_list=body["workdays"],
             source=body["source"], actor_id=g.user.id, now=clock.now()))

@@ -7,9 +7,11 @@ the history elsewhere (task rows and the audit log), so the engine only needs th
 part of the tree that can still change.
 
 We cut the tree at the deepest task that is an ancestor of every unfinished task
-(including predicted ones). Everything above it is finished and nothing below
-refers to it. Call activities and event subprocesses hang off tasks below the
-cut, so they are kept.
+(including predicted ones) and of the grandparent of the user task completed
+last, so that its completion can still be withdrawn (撤回 resets that task from
+its parent; a boundary event's split sits one level higher). Everything above
+the cut is finished and nothing below refers to it. Call activities and event
+subprocesses hang off tasks below the cut, so they are kept.
 """
 from __future__ import annotations
 
@@ -29,14 +31,26 @@ def _path_to_root(task) -> list:
     return path
 
 
+def _withdraw_anchor(workflow: BpmnWorkflow):
+    """The grandparent of the user task completed last (or as close to it as the tree goes), if any."""
+    done = [t for t in workflow.tasks.values() if t.task_spec.manual and t.state == TaskState.COMPLETED]
+    if not done:
+        return None
+    anchor = max(done, key=lambda t: t.last_state_change)
+    for _ in range(2):
+        anchor = anchor.parent if anchor.parent is not None else anchor
+    return anchor
+
+
 def compact(workflow: BpmnWorkflow) -> int:
     """Drop finished history above the common ancestor of unfinished tasks; returns tasks dropped."""
     unfinished = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
     if not unfinished:
         return 0
+    anchor = _withdraw_anchor(workflow)
     first_path = _path_to_root(unfinished[0])
     common = set(map(id, first_path))
-    for task in unfinished[1:]:
+    for task in unfinished[1:] + ([anchor] if anchor is not None else []):
         common &= set(map(id, _path_to_root(task)))
     cut = next(t for t in first_path if id(t) in common)  # deepest shared ancestor
     while cut is not None and not cut.has_state(TaskState.FINISHED_MASK):

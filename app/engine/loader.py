@@ -17,6 +17,7 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
@@ -162,6 +163,20 @@ def describe(root: etree._Element, libraries: Iterable[etree._Element] = ()) -> 
     )
 
 
+def connect_loops(spec: Any) -> None:
+    """Let each multi-instance task (会签) hear its instances complete, as a restored spec does.
+
+    SpiffWorkflow connects an instance's completion to its multi-instance task only when it
+    creates an instance, or when it deserializes a spec. A fresh parse (a restarted worker, a
+    migrated case) has neither, so instances created earlier would complete unheard.
+    """
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child = spec.task_specs.get(task_spec.task_spec)
+            if child is not None and not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
+
+
 def candidate_expression(candidate: str | None) -> str | None:
     """``${expr}`` → ``expr``; a plain department name → None."""
     value = (candidate or "").strip()
@@ -289,6 +304,8 @@ def parse_process(xml: bytes, filename: str = "process.bpmn", *,
             parser.add_bpmn_xml(library_root.getroottree(), "library.bpmn")
         spec = parser.get_spec(model.process_key)
         subprocess_specs = parser.get_subprocess_specs(model.process_key)
+        for process_spec in (spec, *subprocess_specs.values()):
+            connect_loops(process_spec)
     except ValidationException as exc:
         raise BpmnInvalid("流程定义解析失败", [ValidationIssue(exc.id or "", str(exc))]) from None
     except SpiffWorkflowException as exc:

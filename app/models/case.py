@@ -63,6 +63,7 @@ class Task(db.Model):
     __table_args__ = (
         Index("ix_tasks_inbox", "department_id", "state", "due_at"),
         Index("ix_tasks_case", "case_id", "created_at"),
+        Index("ix_tasks_open", "state", "due_at"),  # lights and the managers' inbox, across departments
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

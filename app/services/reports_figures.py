@@ -59,6 +59,7 @@ class OfficeMinutes:
         self.cal = cal
         self.origin = datetime.combine(first.astimezone(LOCAL_TZ).date(), time(0), LOCAL_TZ)
         self.days: dict = {}
+        self.periods = [(o.hour * 60 + o.minute, c.hour * 60 + c.minute) for o, c in cal.office.periods]
 
     def _day(self, day) -> tuple[int, bool]:
         found = self.days.get(day)
@@ -73,9 +74,7 @@ class OfficeMinutes:
         if not working:
             return base
         now = local.hour * 60 + local.minute + local.second / 60
-        within = sum(max(0.0, min(now, c.hour * 60 + c.minute) - (o.hour * 60 + o.minute))
-                     for o, c in self.cal.office.periods)
-        return base + within
+        return base + sum(max(0.0, min(now, closes) - opens) for opens, closes in self.periods)
 
 
 def _ratios(cal, rows) -> dict[Any, list[float]]:

@@ -134,8 +134,35 @@ def _derived_reasons(session: Session, tasks, rows: dict[int, Case]) -> dict[int
     return derived
 
 
+def _event_reasons(session: Session, ids: set[int], end: datetime) -> dict[int, list[str]]:
+    reasons: dict[int, list[str]] = {}
+    for case_id, reason in session.execute(
+            select(SupervisionEvent.case_id, SupervisionEvent.reason).distinct()
+            .where(SupervisionEvent.case_id.in_(ids), SupervisionEvent.created_at < end)
+            .order_by(SupervisionEvent.case_id, SupervisionEvent.reason)).all():
+        reasons.setdefault(case_id, []).append(reason)
+    return reasons
+
+
+def _measure(cal, tasks, cases_late, names: dict, end: datetime, cutoff: datetime):
+    """Per case: the longest overdue time (office minutes), the late departments, and whether it was
+    still unfinished at the week's end (超期未办结) rather than finished late (超期办结)."""
+    over: dict[int, int] = {}
+    departments: dict[int, set[str]] = {}
+    still_open: set[int] = set()
+    moments = [(t.case_id, t.department_id, t.due_at, t.completed_at) for t in tasks]
+    moments += [(c.id, None, c.deadline, c.completed_at) for c in cases_late]
+    for case_id, department_id, due, completed in moments:
+        finished = completed is not None and completed < end
+        if not finished:
+            still_open.add(case_id)
+        over[case_id] = max(over.get(case_id, 0), cal.work_minutes_between(due, completed if finished else cutoff))
+        if department_id is not None:
+            departments.setdefault(case_id, set()).add(names.get(department_id, ""))
+    return over, departments, still_open
+
+
 def _overdue_cases(session: Session, start: datetime, end: datetime, cutoff: datetime) -> list[dict[str, Any]]:
-    cal = calendar.load(session)
     _, late, overdue = _task_rules(start, end, cutoff)
     late_task = or_(late, overdue)
     tasks = session.execute(
@@ -153,29 +180,17 @@ def _overdue_cases(session: Session, start: datetime, end: datetime, cutoff: dat
         rows.update({c.id: c for c in session.execute(select(Case).where(Case.id.in_(missing))).scalars()})
     names = dict(session.execute(select(Department.id, Department.name)).all())
     services = reports.service_names(session)
-    reasons: dict[int, list[str]] = {}
-    for case_id, reason in session.execute(
-            select(SupervisionEvent.case_id, SupervisionEvent.reason).distinct()
-            .where(SupervisionEvent.case_id.in_(ids), SupervisionEvent.created_at < end)
-            .order_by(SupervisionEvent.case_id, SupervisionEvent.reason)).all():
-        reasons.setdefault(case_id, []).append(reason)
-    over: dict[int, int] = {}
-    departments: dict[int, set[str]] = {}
-    for t in tasks:
-        ended = t.completed_at if t.completed_at is not None and t.completed_at < end else cutoff
-        over[t.case_id] = max(over.get(t.case_id, 0), cal.work_minutes_between(t.due_at, ended))
-        departments.setdefault(t.case_id, set()).add(names.get(t.department_id, ""))
+    reasons = _event_reasons(session, ids, end)
+    over, departments, still_open = _measure(calendar.load(session), tasks, cases_late, names, end, cutoff)
     derived = _derived_reasons(session, tasks, rows)
-    for c in cases_late:
-        ended = c.completed_at if c.completed_at is not None and c.completed_at < end else cutoff
-        over[c.id] = max(over.get(c.id, 0), cal.work_minutes_between(c.deadline, ended))
     out = []
     for case_id in sorted(ids, key=lambda i: rows[i].case_no):
         c = rows[case_id]
+        fallback = derived.get(case_id) or ("超期未办结" if case_id in still_open else "超期办结")
         out.append({"case_no": c.case_no, "service": services.get(c.process_key, c.process_key),
                     "departments": sorted(departments.get(case_id, set())),
                     "deadline": c.deadline.isoformat() if c.deadline else None,
-                    "status": c.status, "reasons": reasons.get(case_id) or [derived.get(case_id, "超期未办结")],
+                    "status": c.status, "reasons": reasons.get(case_id) or [fallback],
                     "overdue_hours": round(over.get(case_id, 0) / 60, 1)})
     return out
 
@@ -191,22 +206,32 @@ def weekly_figures(session: Session, week_start: date, now: datetime) -> dict[st
                        "overdue_open": sum(r["overdue_open"] for r in ranking), "overdue_cases": len(overdue)}}
 
 
-def build_weekly(session: Session, *, week_start: date, actor_id: int | None, now: datetime) -> WeeklyReport:
-    """Build (or rebuild: it replaces the stored one) the report of the week starting ``week_start``."""
+def build_weekly(session: Session, *, week_start: date, actor_id: int | None, now: datetime,
+                 replace: bool = True) -> WeeklyReport:
+    """Build (or rebuild: it replaces the stored one) the report of the week starting ``week_start``.
+
+    ``replace=False`` (the scheduled job) keeps a report of the whole week that is already stored,
+    by another scheduler process or an earlier run, and writes nothing: one report and one audit
+    event per week however many schedulers run. A report built before the week ended is rebuilt.
+    """
     if week_start.weekday() != 0:
         raise InvalidInput("周通报按周生成，起始日须为星期一")
     if week_start > current_week(now):
         raise InvalidInput("该周尚未开始，不能生成周通报")
-    figures = weekly_figures(session, week_start, now)
     row = session.execute(select(WeeklyReport).where(WeeklyReport.week_start == week_start)).scalar_one_or_none()
+    if row is not None and not replace and row.figures.get("complete"):
+        return row
+    figures = weekly_figures(session, week_start, now)
     replaced = row is not None
     if row is None:
         try:
             with session.begin_nested():
                 row = WeeklyReport(week_start=week_start, built_at=now, built_by_id=actor_id, figures=figures)
                 session.add(row)
-        except IntegrityError:  # another scheduler built it at the same moment: replace theirs
+        except IntegrityError:  # another process stored this week at the same moment
             row = session.execute(select(WeeklyReport).where(WeeklyReport.week_start == week_start)).scalar_one()
+            if not replace:
+                return row
             replaced = True
     row.built_at, row.built_by_id, row.figures = now, actor_id, figures
     session.flush()

@@ -138,6 +138,8 @@ def lock_for_step(session: Session, task_id: str, user: Actor) -> tuple[Task, Ca
 
 def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
     task, case, state_row = lock_for_step(session, task_id, user)
+    from . import signing  # 加签: an open round holds the task (imported here: signing imports this module)
+    signing.check_no_open_sign(session, task)
     definition = processes.deployed(session, case.process_definition_id)
     clean = forms.validate_data(forms.for_definition(session, definition, task.form_key), data)
     facts = intake.check(session, case, definition.catalog, task.element_id, clean)

@@ -26,8 +26,8 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def web_modules():
-    from . import auth, calendar_page, case, dashboard, desk, followups, inbox, pages, portal, task
-    return [auth, pages, case, desk, inbox, portal, calendar_page, followups, task, dashboard]
+    from . import auth, authoring, calendar_page, case, dashboard, desk, followups, inbox, incidents, migration, pages, portal, scenarios, task
+    return [auth, pages, case, desk, inbox, portal, calendar_page, followups, task, dashboard, authoring, migration, incidents, scenarios]
 
 
 def init_web(app: Flask) -> None:

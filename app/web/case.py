@@ -17,9 +17,9 @@ from ..api.intake import _notice_for_actor, _notification_json, case_results, no
 from ..api.materials import material_download
 from ..errors import DomainError, Forbidden, InvalidInput, NotFound
 from ..extensions import db
-from ..models import SUSPENSION_KINDS
+from ..models import RATING_LEVELS, SUSPENSION_KINDS
 from ..services import calendar, cases, clock, diagram, forms, legal_time, materials, messages, notices, \
-    notifications, privacy, processes, tasks
+    notifications, privacy, processes, ratings, tasks
 from ..services.blobs import BlobStore
 from ..services.uow import run_use_case
 from .words import ACTIONS
@@ -66,6 +66,8 @@ def _detail(action: str, object_id: str | None, after: dict[str, Any], names: di
         return "、".join(names.get(c, c) for c in (after.get("data") or {}).get("materials") or [])
     if action == "case.suspended":
         return f"{after.get('kind_name', '')}：{after.get('reason', '')}"
+    if action == "case.migrated":
+        return f"v{after.get('version', '')}"
     if action == "case.extended":
         return f"{after.get('workdays', '')} 个工作日：{after.get('reason', '')}"
     if action.startswith("supervision."):
@@ -118,6 +120,8 @@ def _context(row, user) -> dict[str, Any]:
         "suspensions": legal_time.suspensions(db.session, row.id), "suspension_kinds": SUSPENSION_KINDS,
         "window": user.has_role("clerk"), "running": row.status == "running",
         "message_words": MESSAGE_WORDS, "file_types": {m["code"]: _accept(m["file_types"]) for m in checklist},
+        "rating": ratings.rating_of(db.session, row.id), "rating_levels": RATING_LEVELS,
+        "rating_channels": ratings.CHANNELS, "max_comment": ratings.MAX_COMMENT_CHARS,
     }
 
 
@@ -128,7 +132,8 @@ def _accept(types: list[str]) -> str:
 def _render(case_no: str, status: int = 200, **state: Any):
     user = current_user()
     row = _readable(case_no)
-    context = {"upload_error": None, "supplement_error": None, "ticked": [], **state}
+    context = {"upload_error": None, "supplement_error": None, "ticked": [], "rating_error": None,
+               "rating_typed": {}, **state}
     return render_template("web/case/show.html", **_context(row, user), **context), status
 
 
@@ -196,6 +201,23 @@ def supplement(case_no):
         return _render(case_no, exc.status, supplement_error=exc.message, ticked=codes)
     flash(f"已确认{MESSAGE_WORDS.get(name, name)}，办件继续办理", "success")
     return redirect(url_for("case.show", case_no=case_no))
+
+
+@bp.post("/<string:case_no>/rating")
+@login_required("clerk")
+def rate(case_no):
+    """窗口评价：综合窗口录入申请人在窗口作出的好差评（评价器 / 纸质评价表）"""
+    row = _readable(case_no)
+    user, typed = current_user(), {"level": request.form.get("level", ""), "comment": request.form.get("comment", "")}
+    level = int(typed["level"]) if typed["level"].isdigit() else None
+    try:
+        run_use_case(db.session, lambda: ratings.rate(db.session, case=row, level=level, comment=typed["comment"],
+                                                      channel="window", actor_id=user.id, now=clock.now()))
+    except DomainError as exc:
+        return _render(case_no, exc.status, rating_error=exc.message, rating_typed=typed)
+    bad = level in ratings.BAD_LEVELS
+    flash("已记录申请人的评价" + ("，已转责任部门整改并回访" if bad else ""), "success")
+    return redirect(url_for("case.show", case_no=case_no) + "#rating")
 
 
 # -- files and notices, with the API's access rules -------------------------------------

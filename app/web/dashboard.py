@@ -79,7 +79,7 @@ def _events_chart(fig, f):
     series = [_series(reason, [counts.get((k, reason), 0) for k in kinds],
                       [_link(f, figure="events", kind=k, reason=reason) for k in kinds]) for reason in reasons]
     return {"id": "chart-events", "title": "监察事件（按督办时间）", "stacked": True,
-            "categories": [supervision.KIND_NAMES[k] for k in kinds], "series": series}
+            "categories": [supervision.KIND_NAMES[k] for k in kinds] if reasons else [], "series": series}
 
 
 def _ratings_chart(fig, f):

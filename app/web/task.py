@@ -1,15 +1,16 @@
 """The task page: what a department needs to decide, the form, and the work around it
-(认领, 转办, 委派 / 交回, 抄送, 评论, 申请中止计时)."""
+(认领, 转办, 委派 / 交回, 加签, 撤回, 抄送, 评论, 申请中止计时), and the 加签待办 list."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, Forbidden, InvalidInput
 from ..extensions import db
 from ..models import SUSPENSION_KINDS, Case
-from ..services import calendar, cases, clock, deadlines, forms, materials, privacy, processes, tasks, work
+from ..services import (calendar, cases, clock, deadlines, forms, materials, privacy, processes, signing, tasks,
+                        withdraw, work)
 from ..services.uow import run_use_case
 from ..api.cases import task_json
 from .words import ACTIONS
@@ -96,13 +97,36 @@ def _context(user, task, mode: str) -> dict:
         "copies": work.task_copies(db.session, task.id), "me": user.id,
         "colleagues": work.colleagues(db.session, task.department_id, user.id) if worker else [],
         "candidates": work.copy_candidates(db.session, user.id) if worker else [],
-        "kinds": SUSPENSION_KINDS,
+        "kinds": SUSPENSION_KINDS, **_sign_context(user, task, mode),
     }
+
+
+def _sign_context(user, task, mode: str) -> dict:
+    """加签 and 撤回: what the page shows and offers to this user."""
+    rows = signing.for_task(db.session, task.id)
+    open_rows = [r for r in rows if r["status"] in ("waiting", "pending")]
+    holder = mode == "work" and task.state == "ready" and task.assignee_id == user.id and task.owner_id is None
+    return {"signs": rows, "open_sign": open_rows[0] if open_rows else None,
+            "my_sign": next((r for r in open_rows if r["status"] == "pending" and r["user_id"] == user.id), None),
+            "may_sign": holder and not open_rows,
+            "may_cancel_sign": bool(open_rows) and open_rows[0]["requested_by_id"] == user.id,
+            "sign_candidates": signing.candidates(db.session, user.id) if holder and not open_rows else [],
+            "may_withdraw": withdraw.may_withdraw(user, task)}
+
+
+def _mode(user, task) -> str:
+    """``work`` / ``read`` as for any task; ``sign`` for an added approver (加签人) who is neither."""
+    try:
+        return work.access(db.session, user, task)
+    except Forbidden:
+        if signing.is_signer(db.session, task.id, user.id):
+            return "sign"
+        raise
 
 
 def _render(user, task_id: str, problem: dict | None = None, status: int = 200):
     task = tasks.get_task(db.session, task_id)
-    mode = work.access(db.session, user, task)
+    mode = _mode(user, task)
     typed = request.form if problem else {}
     return render_template("web/task/show.html", problem=problem, typed=typed, **_context(user, task, mode)), status
 
@@ -112,7 +136,7 @@ def _render(user, task_id: str, problem: dict | None = None, status: int = 200):
 def show(task_id):
     """任务办理页"""
     user = current_user()
-    work.access(db.session, user, tasks.get_task(db.session, task_id))
+    _mode(user, tasks.get_task(db.session, task_id))
     if work.unread_copy_ids(db.session, task_id, user.id):  # reading a copy marks it read
         run_use_case(db.session, lambda: work.mark_copies_read(db.session, task_id=task_id, user=user,
                                                                now=clock.now()))
@@ -127,6 +151,13 @@ def complete(task_id):
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise InvalidInput("提交的数据无效", {"data": ["必须是 JSON 对象"]})
     user = current_user()
+    signer = _int(body.get("sign_after") if isinstance(body.get("sign_after"), str) else None)
+    if signer is not None:  # 后加签: the decision waits for the added approver
+        run_use_case(db.session, lambda: signing.submit_after(
+            db.session, task_id=task_id, user=user, user_ids=[signer], data=body["data"], now=clock.now(),
+            note=body.get("sign_note") if isinstance(body.get("sign_note"), str) else ""))
+        flash("已提交，加签人审批同意后任务办结", "success")
+        return jsonify({"redirect": url_for("task.show", task_id=task_id)})
     run_use_case(db.session, lambda: tasks.complete_task(db.session, task_id=task_id, user=user,
                                                          data=body["data"], now=clock.now()))
     flash("任务已办结", "success")
@@ -224,3 +255,54 @@ def suspend(task_id):
     return _act(task_id, "suspend", "已中止计时，并记录书面告知", work.request_suspension,
                 kind=request.form.get("kind", ""), reason=request.form.get("reason", ""),
                 notice=request.form.get("notice", ""))
+
+
+@bp.post("/<string:task_id>/sign-before")
+@login_required()
+def sign_before(task_id):
+    """前加签"""
+    ids = [_int(v) for v in request.form.getlist("user_ids")]
+    return _act(task_id, "sign", "已加签，加签人审批后任务回到您这里", signing.add_before,
+                user_ids=[i for i in ids if i is not None], note=request.form.get("note", ""))
+
+
+@bp.post("/<string:task_id>/signs/cancel")
+@login_required()
+def cancel_signs(task_id):
+    """撤销加签"""
+    return _act(task_id, "sign", "已撤销加签", signing.cancel)
+
+
+@bp.post("/<string:task_id>/withdraw")
+@login_required()
+def withdraw_task(task_id):
+    """撤回本人的办结"""
+    return _act(task_id, "withdraw", "已撤回，任务回到您的待办", withdraw.withdraw,
+                reason=request.form.get("reason", ""))
+
+
+@bp.post("/signs/<int:sign_id>/decide")
+@login_required()
+def decide_sign(sign_id):
+    """加签审批：同意 / 不同意"""
+    user = current_user()
+    found = signing.inbox(db.session, user.id, sign_id=sign_id)
+    if not found or found[0]["user_id"] != user.id:
+        raise Forbidden("这不是请您审批的加签")
+    approve = {"1": True, "0": False}.get(request.form.get("approve", ""))
+    try:
+        run_use_case(db.session, lambda: signing.decide(db.session, sign_id=sign_id, user=user, approve=approve,
+                                                        opinion=request.form.get("opinion", ""), now=clock.now()))
+    except (InvalidInput, Conflict) as exc:
+        return _render(user, found[0]["task_id"], {"form": "decide", "message": exc.message, "errors": exc.errors},
+                       exc.status)
+    flash("已同意" if approve else "已提交不同意意见，任务退回加签发起人", "success")
+    return redirect(url_for("task.signs"))
+
+
+@bp.get("/signs")
+@login_required("approver", "clerk", "manager", "admin")
+def signs():
+    """加签待办：等我审批的加签"""
+    user = current_user()
+    return render_template("web/task/signs.html", items=signing.inbox(db.session, user.id, limit=100))

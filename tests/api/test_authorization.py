@@ -11,6 +11,8 @@ from app.models import Case, Department, FollowUp, Material, Rating
 from app.services import clock
 from app.services.blobs import BlobStore
 
+from config import BASE_DIR
+
 from .helpers import APPLICANT, DEMO_XML, deploy, ready
 from .startup import APPLY
 
@@ -68,7 +70,38 @@ TABLE = [
     ("POST", "/api/v1/tasks/{tax_task}/comments", lambda: {"body": "测试评论"}, {"approver"}),
     ("GET", "/api/v1/copies", None, ALL),
     ("POST", "/api/v1/copies/{copy}/read", None, {"approver"}),
+    # 加签 and 撤回: {signed_task} claimed by tax_approver with a 前加签 to tax_colleague open, {sign} a 前加签
+    # asked of tax_approver by tax_colleague, {completed_task} the 税务局 task completed by tax_approver
+    ("GET", "/api/v1/signs", None, ALL),
+    ("GET", "/api/v1/tasks/{tax_task}/signs", None, {"approver", "manager", "admin"}),
+    ("POST", "/api/v1/tasks/{claimed_task}/signs", lambda: {"kind": "before", "usernames": ["police_approver"]},
+     {"approver"}),
+    ("POST", "/api/v1/tasks/{signed_task}/signs/cancel", None, {"approver"}),
+    ("POST", "/api/v1/signs/{sign}/decide", lambda: {"approve": True, "opinion": "同意"}, {"approver"}),
+    ("POST", "/api/v1/tasks/{completed_task}/withdraw", lambda: {"reason": "填错"}, {"approver"}),
+    # authoring: {drafted} is business_startup with a saved clean draft, {versioned} it with a version 2
+    ("GET", "/api/v1/processes/business_startup/draft", None, {"analyst", "admin"}),
+    ("GET", "/api/v1/processes/business_startup/draft/bpmn", None, {"analyst", "admin"}),
+    ("PUT", "/api/v1/processes/business_startup/draft/bpmn", lambda: {"xml": STARTUP_XML}, {"analyst", "admin"}),
+    ("PUT", "/api/v1/processes/business_startup/draft/forms/business_startup_tax",
+     lambda: {"schema": {"id": "business_startup_tax", "components": []}}, {"analyst", "admin"}),
+    ("PUT", "/api/v1/processes/business_startup/draft/catalog", lambda: {"yaml": STARTUP_YAML}, {"analyst", "admin"}),
+    ("POST", "/api/v1/processes/{drafted}/draft/deploy", lambda: {}, {"analyst", "admin"}),
+    ("DELETE", "/api/v1/processes/{drafted}/draft", None, {"analyst", "admin"}),
+    ("GET", "/api/v1/processes/{versioned}/diff?from=1&to=2", None, {"analyst", "admin"}),
+    # migration (H4): {versioned} has a version 2 to move version 1's cases to; incidents: {incident} is an open
+    # incident on the demo case whose step now runs (so retry and skip both succeed)
+    ("POST", "/api/v1/processes/{versioned}/migrations/preview", lambda: {"from_version": 1}, {"analyst", "admin"}),
+    ("POST", "/api/v1/processes/{versioned}/migrations", lambda: {"from_version": 1}, {"analyst", "admin"}),
+    ("GET", "/api/v1/incidents", None, {"analyst", "admin", "manager"}),
+    ("POST", "/api/v1/incidents/{incident}/retry", None, {"analyst", "admin"}),
+    ("POST", "/api/v1/incidents/{incident}/skip", None, {"analyst", "admin"}),
+    # 模拟运行: a scenario against the latest deployed version (stores nothing)
+    ("POST", "/api/v1/processes/business_startup/test-runs",
+     lambda: {"name": "权限检查", "start_at": "2025-09-26T09:30:00+08:00", "data": APPLY}, {"analyst", "admin"}),
 ]
+STARTUP_XML = (BASE_DIR / "processes" / "business_startup.bpmn").read_text(encoding="utf-8")
+STARTUP_YAML = (BASE_DIR / "processes" / "business_startup.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -177,12 +210,66 @@ def copy_id(api, tax_task_id):
     return resp.body[0]["id"]
 
 
+@pytest.fixture
+def signed_task_id(api, claimed_task_id):
+    resp = api.as_user("tax_approver").post(f"/api/v1/tasks/{claimed_task_id}/signs",
+                                            json={"kind": "before", "usernames": ["tax_colleague"]})
+    assert resp.status_code == 201, resp.body
+    return claimed_task_id
+
+
+@pytest.fixture
+def sign_id(api, tax_task_id):
+    colleague = api.as_user("tax_colleague", "Secret#123")
+    assert colleague.post(f"/api/v1/tasks/{tax_task_id}/claim").status_code == 200
+    resp = colleague.post(f"/api/v1/tasks/{tax_task_id}/signs", json={"kind": "before", "usernames": ["tax_approver"]})
+    assert resp.status_code == 201, resp.body
+    return resp.body[0]["id"]
+
+
+@pytest.fixture
+def completed_task_id(api, tax_task_id):
+    assert api.as_user("tax_approver").post(f"/api/v1/tasks/{tax_task_id}/complete", json={"data": {}}).status_code == 200
+    return tax_task_id
+
+
+@pytest.fixture
+def drafted_key(api):
+    saved = api.as_user("analyst").request("PUT", "/api/v1/processes/business_startup/draft/bpmn",
+                                           json={"xml": STARTUP_XML.replace('name="统一出件"', 'name="统一出件（改）"')})
+    assert saved.status_code == 200 and saved.body["deployable"], saved.body
+    return "business_startup"
+
+
+@pytest.fixture
+def versioned_key(api):
+    resp = deploy(api, STARTUP_XML.replace('name="统一出件"', 'name="统一出件（改）"'), "business_startup.bpmn")
+    assert resp.status_code == 201 and resp.body["version"] == 2, resp.body
+    return "business_startup"
+
+
+@pytest.fixture
+def incident_id(app, case_no):
+    """An open incident on the demo case (stored directly: the rules under test are the endpoints')."""
+    from app.models import Incident
+    db.session.rollback()
+    case = db.session.execute(select(Case).where(Case.case_no == case_no)).scalar_one()
+    row = Incident(case_id=case.id, element_id="script_mark", source="timer", message="测试故障", created_at=clock.now())
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
 def _url(request, path, case_no):
     values = {"case": case_no}
     for name, fixture in (("startup_case", "startup_case_no"), ("material", "material_id"),
                           ("completed_case", "completed_case_no"), ("follow_up", "follow_up_id"),
                           ("tax_task", "tax_task_id"), ("claimed_task", "claimed_task_id"),
-                          ("delegated_task", "delegated_task_id"), ("copy", "copy_id")):
+                          ("delegated_task", "delegated_task_id"), ("copy", "copy_id"),
+                          ("signed_task", "signed_task_id"), ("sign", "sign_id"),
+                          ("completed_task", "completed_task_id"),
+                          ("drafted", "drafted_key"), ("versioned", "versioned_key"),
+                          ("incident", "incident_id")):
         if "{" + name + "}" in path:
             values[name] = request.getfixturevalue(fixture)
     return path.format(**values)

@@ -44,6 +44,9 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(database_url, tmp_
         with engine.connect() as conn:
             events = conn.execute(text("SELECT count(*) FROM audit_events WHERE action = 'timer.fired'")).scalar_one()
             reminders = conn.execute(text("SELECT count(*) FROM tasks WHERE element_id = 'task_remind'")).scalar_one()
+            # both started with the 周通报 catch-up of last week: one report, built once
+            weekly = conn.execute(text("SELECT count(*) FROM weekly_reports")).scalar_one()
+            built = conn.execute(text("SELECT count(*) FROM audit_events WHERE action = 'report.weekly_built'")).scalar_one()
     finally:
         for p in procs:
             p.terminate()
@@ -51,3 +54,4 @@ def test_two_scheduler_processes_fire_each_timer_exactly_once(database_url, tmp_
         engine.dispose()
     assert fired == 20
     assert events == 20 and reminders == 20
+    assert weekly == 1 and built == 1

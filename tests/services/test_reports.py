@@ -197,7 +197,7 @@ def test_the_weekly_report_ranks_departments_and_exports_them(api, app, manual_c
     assert ranking[6] == ("综合窗口", None, 0, 3.0) and len(ranking) == 7
     overdue = {c["case_no"]: c for c in fig["overdue_cases"]}
     assert set(overdue) == {no["B"], no["C"], no["D"]}
-    assert overdue[no["B"]]["reasons"] == ["超期未办结"]  # no event (finished before the scan): derived
+    assert overdue[no["B"]]["reasons"] == ["超期办结"]  # no event (finished late before the scan): derived
     assert "超期未办结" in overdue[no["C"]]["reasons"] and overdue[no["C"]]["departments"] == ["市场监管局"]
     assert overdue[no["D"]]["reasons"] == ["即将超期"]
     assert overdue[no["B"]]["overdue_hours"] == 2.5  # 设立登记 due 10:00, done 13:30 (lunch excluded)

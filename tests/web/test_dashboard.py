@@ -7,7 +7,7 @@ import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Case, SupervisionEvent, User, WeeklyReport
@@ -172,3 +172,60 @@ def test_weekly_report_pages_build_show_print_and_export(api, app, manual_clock,
                  "/dashboard/weekly/2025-10-27.xlsx"):
         resp = web.get(path)
         assert resp.status_code == 404 and "周通报" in web.text(resp), path
+
+
+def test_every_number_on_the_dashboard_opens_its_cases_with_the_same_filters(api, app, manual_clock, browser_for):
+    build_scenario(api, app, manual_clock)
+    web = browser_for("manager")
+    for query in (RANGE, f"{RANGE}&department=amr", f"{RANGE}&service=business_startup"):
+        text = web.text(web.get(f"/dashboard?{query}"))
+        links = {html.unescape(h) for h in re.findall(r'href="(/dashboard/cases\?[^"]+)"', text)}
+        charts = _charts(text)
+        links |= {link for chart in charts.values() for s in chart["series"] for link in s["links"]}
+        assert len(links) > 20, query
+        wanted = parse_qs(query)
+        for link in sorted(links):
+            args = parse_qs(urlsplit(link).query)
+            assert all(args.get(k) == v for k, v in wanted.items()), (link, query)  # the filters go along
+            resp = web.get(link)
+            assert resp.status_code == 200 and re.search(r"共 \d+ 件", web.text(resp)), link
+        # a count of cases and the list behind it agree
+        for s in charts["chart-status"]["series"]:
+            for value, link in zip(s["data"], s["links"]):
+                assert f"共 {value} 件" in web.text(web.get(link)), (s["name"], link)
+        total = re.search(r'id="total-received">(\d+)<', text).group(1)
+        assert f"共 {total} 件" in web.text(web.get(f"/dashboard/cases?{query}&figure=status"))
+
+
+def test_the_monday_job_builds_last_week_once_and_a_manager_may_rebuild_it(app, clock_at, browser_for):
+    from datetime import datetime
+
+    from app.models import AuditEvent
+    from app.scheduler import build_weekly_report
+    from app.services.clock import LOCAL_TZ
+
+    def built() -> list[str]:
+        db.session.rollback()
+        return [e.object_id for e in db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "report.weekly_built")).scalars()]
+
+    clock_at(datetime(2025, 11, 4, 12, 0, tzinfo=LOCAL_TZ))  # a manager builds the running week on Tuesday
+    web = browser_for("manager")
+    web.get("/dashboard/weekly")
+    assert web.post("/dashboard/weekly").status_code == 302
+    assert built() == ["2025-11-03"]
+    clock_at(datetime(2025, 11, 10, 1, 0, tzinfo=LOCAL_TZ))  # Monday: the job, then a second scheduler
+    assert build_weekly_report(app).isoformat() == "2025-11-03"
+    assert built() == ["2025-11-03", "2025-11-03"]  # the Tuesday report was not the whole week: rebuilt
+    first = db.session.execute(select(WeeklyReport)).scalar_one()
+    assert first.figures["complete"] and first.built_by_id is None
+    assert build_weekly_report(app).isoformat() == "2025-11-03"
+    assert built() == ["2025-11-03", "2025-11-03"]  # already there: nothing written
+    # the page builds the running week (10 Nov) beside it: the history keeps both
+    web = browser_for("manager")  # signed in again: the Tuesday session has expired
+    web.get("/dashboard/weekly")
+    assert web.post("/dashboard/weekly").status_code == 302
+    listing = web.text(web.get("/dashboard/weekly"))
+    assert listing.index("2025-11-10 至 2025-11-16") < listing.index("2025-11-03 至 2025-11-09")
+    assert "系统定时生成" in listing and db.session.execute(
+        select(func.count()).select_from(WeeklyReport)).scalar_one() == 2

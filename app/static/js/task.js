@@ -1,10 +1,16 @@
-/* The task page's action forms (认领, 转办, 委派, 交回, 抄送, 评论, 中止计时).
+/* The task page's action forms (认领, 转办, 委派, 交回, 加签, 撤回, 抄送, 评论, 中止计时).
  *
  * The forms work without this script; it only asks before the actions that say
  * data-confirm, and stops a second click from posting the same form twice.
+ * A form.js-extra (the 后加签 choice) is only read by form.js when the task form is
+ * submitted; Enter in it must not submit it on its own.
  */
 (function () {
   "use strict";
+
+  document.querySelectorAll("main form.js-extra").forEach(function (form) {
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+  });
 
   document.querySelectorAll("main form[method=post]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
