@@ -1,6 +1,6 @@
 """Run every benchmark once and write BENCHMARKS.md plus bench/results/<timestamp>.json.
 
-    python -m bench.run                  the full run (about 8 minutes on 2 cores)
+    python -m bench.run                  the full run (8–11 minutes on 2 cores)
     python -m bench.run --smoke          tiny counts, a quick check that everything runs
     python -m bench.run --skip pg,inbox  leave sections out
 
