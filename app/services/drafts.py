@@ -62,8 +62,12 @@ class Draft:
                 "updated_by": self.updated_by, "updated_at": self.updated_at}
 
 
-def _row(session: Session, key: str) -> ProcessDraft | None:
-    return session.execute(select(ProcessDraft).where(ProcessDraft.process_key == key)).scalar_one_or_none()
+def _row(session: Session, key: str, *, for_update: bool = False) -> ProcessDraft | None:
+    """The stored draft; ``for_update`` locks it (PostgreSQL), so two saves with one revision cannot both pass."""
+    query = select(ProcessDraft).where(ProcessDraft.process_key == key)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
 
 
 def _catalog_text(definition: ProcessDefinition, processes_dir: Path | None) -> str | None:
@@ -119,7 +123,7 @@ def current(session: Session, key: str, *, processes_dir: Path | None = None) ->
 def _editable(session: Session, key: str, revision: int | None, processes_dir: Path | None,
               now: datetime) -> ProcessDraft:
     """The stored draft (created from the latest version on the first save); a stale revision is refused."""
-    row = _row(session, key)
+    row = _row(session, key, for_update=True)
     if row is None:
         if revision not in (None, 0):
             raise Conflict("草稿已被部署或删除，请刷新后重试")
@@ -211,7 +215,7 @@ def form_schema(session: Session, key: str, form_id: str, *, processes_dir: Path
 def deploy(session: Session, key: str, *, actor_id: int | None, now: datetime,
            revision: int | None = None) -> ProcessDefinition:
     """Deploy a saved draft without problems as the next version; the draft ends."""
-    row = _row(session, key)
+    row = _row(session, key, for_update=True)
     if row is None:
         raise Conflict("尚无已保存的草稿，请先保存")
     if revision is not None and revision != row.revision:
@@ -234,7 +238,7 @@ def deploy(session: Session, key: str, *, actor_id: int | None, now: datetime,
 
 def discard(session: Session, key: str, *, actor_id: int | None, now: datetime) -> None:
     """Throw the draft away; the editors show the latest version again."""
-    row = _row(session, key)
+    row = _row(session, key, for_update=True)
     if row is None:
         raise NotFound("没有可放弃的草稿")
     audit.record(session, action="process.draft_discarded", at=now, actor_id=actor_id, object_type="process_draft",

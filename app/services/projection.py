@@ -6,12 +6,12 @@ from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import engine
 from ..errors import InvalidInput
-from ..models import Case, Task, Timer, WorkflowState
+from ..models import OPEN_SIGN_STATUSES, Case, Task, TaskSign, Timer, WorkflowState
 from . import accounts, effects, processes, uow
 
 DueFunction = Callable[[str, datetime], "datetime | None"]
@@ -58,6 +58,7 @@ def sync_tasks(session: Session, case: Case, result: engine.StepResult,
     with session.no_autoflush:  # the case's own changes are flushed once, later
         known = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id)).scalars()}
     new_ready: list[Task] = []
+    dropped: list[str] = []
     named: dict[str, Any] | None = None  # departments by name and code, read once if a diagram names one
     for snap in result.tasks:
         row = known.get(snap.task_id)
@@ -78,7 +79,13 @@ def sync_tasks(session: Session, case: Case, result: engine.StepResult,
             if snap.state == "ready":
                 new_ready.append(row)
         elif row.state != snap.state and row.state != "completed":
+            if snap.state == "cancelled":
+                dropped.append(row.id)
             row.state = snap.state
+    if dropped:  # a 加签 round cannot outlive its task (a timer, another branch or an end event took it away)
+        session.execute(update(TaskSign).where(TaskSign.task_id.in_(dropped),
+                                               TaskSign.status.in_(OPEN_SIGN_STATUSES))
+                        .values(status="cancelled", decided_at=now))
     return new_ready
 
 

@@ -63,12 +63,12 @@ def open_rows(session: Session, task_id: str) -> list[TaskSign]:
                                 .order_by(TaskSign.position)).scalars())
 
 
-def check_no_open_sign(session: Session, task: Task) -> None:
-    """Called before an engine task is completed: an open round of 加签 holds it."""
+def check_no_open_sign(session: Session, task: Task, action: str = "办结") -> None:
+    """Called before an engine task is completed or changes hands: an open round of 加签 holds it."""
     rows = open_rows(session, task.id)
     if rows:
         word = SIGN_KINDS[rows[0].kind]
-        raise Conflict(f"任务正在{word}中，须等加签人审批完成后才能办结")
+        raise Conflict(f"任务正在{word}中，须等加签人审批完成后才能{action}")
 
 
 def _signers(session: Session, user: Actor, user_ids: Any) -> list[User]:
@@ -240,7 +240,7 @@ def inbox(session: Session, user_id: int, *, limit: int = 50, offset: int = 0,
     if sign_id is not None:
         query = query.where(TaskSign.id == sign_id)
     else:
-        query = query.where(TaskSign.user_id == user_id, TaskSign.status == "pending")
+        query = query.where(TaskSign.user_id == user_id, TaskSign.status == "pending", Task.state == "ready")
     query = query.order_by(TaskSign.created_at, TaskSign.id).limit(limit).offset(offset)
     return [_row(s, name, by, task_name=task_name, lane=lane, due_at=due, case_no=case_no, applicant_name=applicant)
             for s, name, by, task_name, lane, due, case_no, applicant in session.execute(query).all()]

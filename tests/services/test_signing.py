@@ -201,3 +201,27 @@ def test_withdraw_the_intake_cancels_the_tasks_it_offered_unless_one_was_touched
     assert db.session.execute(select(func.count()).select_from(Timer)).scalar_one() == 0
     complete(intake, clerk)  # offered afresh
     assert len(db.session.execute(select(Task).where(Task.state == "ready")).scalars().all()) == 3
+
+
+def test_an_open_round_keeps_the_task_with_its_holder_and_ends_when_the_task_is_dropped(app, tax_task, me, mate):
+    police = actor("police_approver")
+    claim(tax_task, me)
+    rows = before(tax_task, me, [police])
+    for fn, word in ((lambda: work.reassign(db.session, task_id=tax_task, user=me, to_user_id=mate.id,
+                                            now=clock.now()), "转办"),
+                     (lambda: work.delegate(db.session, task_id=tax_task, user=me, to_user_id=mate.id,
+                                            now=clock.now()), "委派"),
+                     (lambda: work.unclaim(db.session, task_id=tax_task, user=me, now=clock.now()), "取消认领")):
+        refused(Conflict, fn, tax_task, f"审批完成后才能{word}")
+    # the engine drops the task (here: as a timer, an end event or another branch would); the round ends with it
+    task = db.session.get(Task, tax_task)
+    from app.engine import TaskSnapshot, StepResult
+    from app.services import projection
+    snapshot = TaskSnapshot(task_id=task.id, element_id=task.element_id, name=task.name, lane=task.lane,
+                            form_key=task.form_key, state="cancelled")
+    case_row = db.session.get(Case, task.case_id)
+    run(lambda: projection.sync_tasks(db.session, case_row, StepResult(state={}, status="running",
+                                                                      tasks=[snapshot]), {}, clock.now()))
+    assert signs(tax_task) == [(police.name, "cancelled")]
+    assert signing.inbox(db.session, police.id) == []
+    assert rows[0].id not in [s["id"] for s in signing.inbox(db.session, police.id)]
