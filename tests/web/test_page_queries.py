@@ -14,11 +14,10 @@ import shutil
 import re
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert, or_, select
+from sqlalchemy import insert, or_, select
 
 from app.extensions import db
 from app.models import Case, Department, FollowUp, ProcessDefinition, Rating, SupervisionEvent, Task, User
@@ -27,6 +26,7 @@ from app.services.clock import LOCAL_TZ
 from app.web import dashboard, followups, inbox, pages
 
 from ..conftest import BACKENDS, _make_app
+from .sql_count import counting
 
 NOW = datetime(2025, 11, 5, 10, 0, tzinfo=LOCAL_TZ)  # a Wednesday
 CASES = 20_000
@@ -149,17 +149,6 @@ def big(filled, app, clock_at, monkeypatch):
     return filled[1]
 
 
-@contextmanager
-def counting():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def _page_size(monkeypatch, size: int) -> None:

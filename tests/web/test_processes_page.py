@@ -5,30 +5,17 @@ from __future__ import annotations
 import html
 import io
 import re
-from contextlib import contextmanager
-
-from sqlalchemy import event
 
 from app.extensions import db
 
 from ..api.helpers import deploy
 from ..conftest import ADMIN_PASSWORD
 from ..services.test_migration import V1, V2
+from .sql_count import counting
 
 SYSTEM = "系统（命令行或初始化）"
 
 
-@contextmanager
-def counting():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def _badges(text: str, key: str) -> dict[str, str]:

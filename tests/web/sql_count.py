@@ -1,0 +1,19 @@
+"""Count the SQL statements a page sends (for the no-N+1 checks)."""
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from app.extensions import db
+
+
+@contextmanager
+def counting():
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
