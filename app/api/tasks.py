@@ -1,14 +1,15 @@
 """Department task inboxes and completing tasks."""
 from __future__ import annotations
 
-from flask import g
+from flask import g, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..extensions import db
 from ..models import Case
 from ..errors import Forbidden
-from ..services import calendar, clock, privacy, tasks
+from ..services import calendar, clock, deadlines, privacy, tasks
+from ..services.clock import local
 from ..services.uow import run_use_case
 from .auth import auth_required
 from .cases import task_json
@@ -25,8 +26,28 @@ class Tasks(MethodView):
     def get(self, args):
         """本部门可办理的任务（按期限排序）"""
         state = None if args["state"] == "all" else args["state"]
-        cal = calendar.load(db.session)
-        return [task_json(t, no, cal) for t, no in tasks.inbox(db.session, g.user, state=state)]
+        rows = tasks.inbox(db.session, g.user, state=state)
+        return jsonify(listed(rows, calendar.load(db.session), clock.now()))
+
+
+def _iso(moment):
+    return None if moment is None else local(moment).isoformat()
+
+
+def listed(rows, cal, now) -> list[dict]:
+    """Inbox rows exactly as ``TaskSchema(many=True).dump`` renders them, built directly:
+    at 100 rows marshmallow's per-field work was a quarter of the request.
+    tests/api/test_inbox_rendering.py holds the two outputs equal."""
+    out = []
+    for row in rows:
+        light = None
+        if row.state == "ready" and row.due_at is not None:
+            light = deadlines.light(cal, row.created_at, row.due_at, now)
+        out.append({"id": row.id, "case_no": row.case_no, "name": row.name, "element_id": row.element_id,
+                    "department": row.lane, "state": row.state, "form_key": row.form_key,
+                    "created_at": _iso(row.created_at), "due_at": _iso(row.due_at), "light": light,
+                    "completed_at": _iso(row.completed_at), "completed_by_id": row.completed_by_id})
+    return out
 
 
 @blp.route("/<string:task_id>")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from time import monotonic as _monotonic
 
 import holidays
@@ -63,8 +63,16 @@ class OfficeHours:
     @property
     def daily(self) -> timedelta:
         """Office time in one working day."""
-        day = date(2000, 1, 3)
-        return sum((datetime.combine(day, c) - datetime.combine(day, o) for o, c in self.periods), timedelta())
+        return timedelta(microseconds=self.daily_us)
+
+    @cached_property
+    def periods_us(self) -> tuple[tuple[int, int], ...]:
+        """The periods as microseconds after midnight."""
+        return tuple((_us_of_day(o), _us_of_day(c)) for o, c in self.periods)
+
+    @cached_property
+    def daily_us(self) -> int:
+        return sum(c - o for o, c in self.periods_us)
 
 
 @dataclass
@@ -76,7 +84,16 @@ class WorkCalendar:
     count_start_day: bool = False
 
     # -- days -----------------------------------------------------------------
+    # A calendar is built whole by ``_read`` (or a test) and not changed afterwards, so
+    # answers about days are memoised on the instance (each instance lives a few seconds).
     def is_workday(self, day: date) -> bool:
+        memo = self.__dict__.setdefault("_workday", {})
+        known = memo.get(day)
+        if known is None:
+            known = memo[day] = self._is_workday(day)
+        return known
+
+    def _is_workday(self, day: date) -> bool:
         if day in self.workdays_override:
             return True
         if day in self.holidays_override:
@@ -139,6 +156,13 @@ class WorkCalendar:
         full_years = sum(self._year_prefix(y)[-1] for y in range(start.year, end.year))
         return full_years + self._through(end) - self._through(start)
 
+    def _workdays_strictly_between(self, first: date, last: date) -> int:
+        memo = self.__dict__.setdefault("_between", {})
+        known = memo.get((first, last))
+        if known is None:
+            known = memo[(first, last)] = self.workdays_between(first, last) - self.is_workday(last)
+        return known
+
     # -- moments --------------------------------------------------------------
     def _close_of(self, day: date) -> datetime:
         return datetime.combine(day, self.office.close, LOCAL_TZ)
@@ -177,31 +201,43 @@ class WorkCalendar:
             day += ONE_DAY
             local = datetime.combine(day, time(0), LOCAL_TZ)
 
-    def _minutes_within(self, day: date, start: datetime, end: datetime) -> timedelta:
-        """Office time of ``day`` inside [start, end); start and end are naive Shanghai local times
-        (China has no daylight saving, so local wall-clock arithmetic is exact)."""
-        total = timedelta()
-        if self.is_workday(day):
-            for opens, closes in self.office.periods:
-                a = max(datetime.combine(day, opens), start)
-                b = min(datetime.combine(day, closes), end)
-                if b > a:
-                    total += b - a
+    def _office_us_within(self, day: date, start_us: int, end_us: int) -> int:
+        """Office time of ``day`` inside [start_us, end_us), in microseconds after its midnight."""
+        if not self.is_workday(day):
+            return 0
+        total = 0
+        for opens, closes in self.office.periods_us:
+            a, b = max(opens, start_us), min(closes, end_us)
+            if b > a:
+                total += b - a
         return total
 
     def work_minutes_between(self, start: datetime, end: datetime) -> int:
-        """Office minutes in [start, end). Whole days in between are counted, not walked."""
+        """Office minutes in [start, end). Whole days in between are counted, not walked.
+
+        Each list row asks this twice (the traffic light), so it works on integer
+        microseconds of Shanghai wall-clock time (China has no daylight saving, so
+        local arithmetic is exact) instead of building datetimes per office period.
+        """
         if end <= start:
             return 0
-        start = start.astimezone(LOCAL_TZ).replace(tzinfo=None)
-        end = end.astimezone(LOCAL_TZ).replace(tzinfo=None)
+        start, end = start.astimezone(LOCAL_TZ), end.astimezone(LOCAL_TZ)
         first, last = start.date(), end.date()
-        total = self._minutes_within(first, start, end)
-        if last > first:
-            total += self._minutes_within(last, start, end)
-            between = self.workdays_between(first, last) - self.is_workday(last)  # days strictly between
-            total += self.office.daily * between
-        return int(total.total_seconds() // 60)
+        start_us, end_us = _us_of_day(start), _us_of_day(end)
+        if last == first:
+            total = self._office_us_within(first, start_us, end_us)
+        else:
+            total = self._office_us_within(first, start_us, _DAY_US) + self._office_us_within(last, 0, end_us)
+            total += self.office.daily_us * self._workdays_strictly_between(first, last)
+        return total // 60_000_000
+
+
+_DAY_US = 86_400_000_000
+
+
+def _us_of_day(moment: datetime | time) -> int:
+    """Microseconds since midnight of a wall-clock time."""
+    return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1_000_000 + moment.microsecond
 
 
 _office = OfficeHours()

@@ -64,10 +64,13 @@ def open_rows(session: Session, task_id: str) -> list[TaskSign]:
 
 
 def check_no_open_sign(session: Session, task: Task, action: str = "办结") -> None:
-    """Called before an engine task is completed or changes hands: an open round of 加签 holds it."""
-    rows = open_rows(session, task.id)
-    if rows:
-        word = SIGN_KINDS[rows[0].kind]
+    """Called before an engine task is completed or changes hands: an open round of 加签 holds it.
+    (On every completion, so one plain column is read, not the round's rows.)"""
+    kind = session.execute(select(TaskSign.kind).where(TaskSign.task_id == task.id,
+                                                       TaskSign.status.in_(OPEN_SIGN_STATUSES))
+                           .order_by(TaskSign.position).limit(1)).scalar()
+    if kind is not None:
+        word = SIGN_KINDS[kind]
         raise Conflict(f"任务正在{word}中，须等加签人审批完成后才能{action}")
 
 

@@ -102,8 +102,11 @@ def test_fast_counting_agrees_with_walking_day_by_day():
         end = start + timedelta(minutes=rng.randint(0, 60 * 24 * 400))
         walked, day = timedelta(), start.date()
         naive_start, naive_end = start.replace(tzinfo=None), end.replace(tzinfo=None)  # already Shanghai time
-        while day <= end.date():
-            walked += CAL._minutes_within(day, naive_start, naive_end)
+        while day <= end.date():  # the office periods of each day, clipped to [start, end)
+            for opens, closes in CAL.office.periods if CAL.is_workday(day) else ():
+                a = max(datetime.combine(day, opens), naive_start)
+                b = min(datetime.combine(day, closes), naive_end)
+                walked += max(b - a, timedelta())
             day += timedelta(days=1)
         assert CAL.work_minutes_between(start, end) == int(walked.total_seconds() // 60)
         a, b = start.date(), end.date()
