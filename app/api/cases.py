@@ -1,7 +1,7 @@
 """Cases: start (front desk), read."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from flask_smorest import Blueprint
@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from ..errors import Forbidden
 from ..extensions import db
 from ..models import SUSPENSION_KINDS
-from ..services import audit, calendar, cases, clock, deadlines, legal_time, privacy, processes
+from ..services import audit, calendar, cases, clock, deadlines, idempotency, legal_time, privacy, processes
 from ..services.clock import local
 from ..services.uow import run_use_case
 from .auth import auth_required
@@ -80,13 +80,21 @@ class Cases(MethodView):
     @auth_required("clerk", "admin")
     @blp.arguments(CaseCreateSchema)
     @blp.response(201, CaseSchema)
+    @blp.doc(parameters=[{
+        "in": "header", "name": "Idempotency-Key", "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        "description": "可选。同一用户以同一键重发同一申请，返回首次创建的办件（响应头 Idempotent-Replayed: true），"
+                       "不会重复立案；同一键用于不同申请返回 422"}])
     def post(self, body):
-        """综合窗口受理：创建办件并启动流程"""
-        region = current_app.config["REGION_CODE"]
-        case = run_use_case(db.session, lambda: cases.start_case(
-            db.session, process_key=body["process_key"], applicant=body["applicant"],
-            data=body["data"], actor_id=g.user.id, region_code=region, now=clock.now()))
-        return case_json(case)
+        """综合窗口受理：创建办件并启动流程（可带 Idempotency-Key 防止重复立案）"""
+        region, now = current_app.config["REGION_CODE"], clock.now()
+        key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+        case, replayed = run_use_case(db.session, lambda: idempotency.start_case_once(
+            db.session, key=key, digest=idempotency.request_hash(body), user_id=g.user.id, now=now,
+            start=lambda: cases.start_case(
+                db.session, process_key=body["process_key"], applicant=body["applicant"],
+                data=body["data"], actor_id=g.user.id, region_code=region, now=now)))
+        return case_json(case), 201, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
 @blp.route("/<string:case_no>")

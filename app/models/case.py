@@ -94,3 +94,16 @@ class CaseCounter(db.Model):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class CaseRequest(db.Model):
+    """A new-case request sent with an ``Idempotency-Key``: the same key from the same
+    user returns this case again instead of starting a second one."""
+
+    __tablename__ = "case_requests"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,6 +7,7 @@ JSON submit starts the case.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,7 @@ from flask import Blueprint, current_app, flash, jsonify, render_template, reque
 
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
-from ..services import cases, clock, forms, prefill, processes
+from ..services import cases, clock, forms, idempotency, prefill, processes
 from ..services.uow import run_use_case
 from .session import current_user, login_required
 
@@ -109,7 +110,8 @@ def _step2(definition, values):
     return render_template("web/desk/new_form.html", service=definition, applicant=values, schema=schema,
                            prefilled={k: v["value"] for k, v in found.items()},
                            prefill_rows=_prefill_rows(schema, found),
-                           may_submit=current_user().has_role("clerk"))
+                           may_submit=current_user().has_role("clerk"),
+                           request_key=uuid.uuid4().hex)  # a double submit or a retry starts one case
 
 
 @bp.get("/")
@@ -148,8 +150,11 @@ def submit(process_key):
     if problems:
         raise InvalidInput("申请人信息有误，请返回第一步修改", problems)
     user, region, now = current_user(), current_app.config["REGION_CODE"], clock.now()
-    case = run_use_case(db.session, lambda: cases.start_case(
-        db.session, process_key=definition.key, applicant=values, data=body.get("data", {}),
-        actor_id=user.id, region_code=region, now=now))
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    case, _ = run_use_case(db.session, lambda: idempotency.start_case_once(
+        db.session, key=key, digest=idempotency.request_hash(body), user_id=user.id, now=now,
+        start=lambda: cases.start_case(
+            db.session, process_key=definition.key, applicant=values, data=body.get("data", {}),
+            actor_id=user.id, region_code=region, now=now)))
     flash(f"已收件登记，统一受理号码 {case.case_no}，请核对并上传申请材料", "success")
     return jsonify({"redirect": url_for("case.show", case_no=case.case_no), "case_no": case.case_no})

@@ -11,6 +11,7 @@ import itertools
 import queue
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -50,15 +51,16 @@ class Driver:
         self._idle = threading.Event()
         self._branches_done: Counter = Counter()
         self.awaiting_issue: set[str] = set()  # all branches done, the timer not fired yet
+        self.run_id = uuid.uuid4().hex[:8]  # Idempotency-Keys of this run's new cases
 
     # --- HTTP -------------------------------------------------------------------------------
-    def call(self, method: str, path: str, user: str, json=None) -> tuple[int, object, bool]:
+    def call(self, method: str, path: str, user: str, json=None, headers=None) -> tuple[int, object, bool]:
         """One request, retried on connection errors; returns (status, body, retried)."""
         retried = False
         for _ in range(40):
             try:
                 resp = requests.request(method, self.base_url + path, json=json, timeout=60,
-                                        headers={"Authorization": f"Bearer {self.tokens[user]}"})
+                                        headers={"Authorization": f"Bearer {self.tokens[user]}", **(headers or {})})
             except requests.ConnectionError:
                 with self._lock:
                     self.rec.connection_errors += 1
@@ -100,8 +102,10 @@ class Driver:
 
     def start_case(self, n: int) -> None:
         applicant = {**APPLICANT, "name": f"压测申请人{n}"}
+        # the key makes a retry after a lost answer (a killed worker) return the case, not start a second
         status, body, _ = self.call("POST", "/api/v1/cases", "window_clerk",
-                                    {"process_key": "load_parallel", "applicant": applicant})
+                                    {"process_key": "load_parallel", "applicant": applicant},
+                                    headers={"Idempotency-Key": f"load-{self.run_id}-{n}"})
         assert status == 201, (status, body)
         case_no = body["case_no"]
         with self._lock:

@@ -150,6 +150,7 @@ def test_200_cases_from_16_threads_survive_killed_worker_and_scheduler(topology,
         assert rec.problems == [], rec.problems[:5]
         assert not [s for s in rec.statuses if s >= 500], rec.statuses
         assert len(rec.case_nos) == CASES and len(rec.finished) == CASES, (len(rec.case_nos), len(rec.finished))
+        assert orphans == [], orphans  # every start carried an Idempotency-Key: a retry never made a second case
         check_database(engine, driver, faults, orphans)
         check_workers_replaced(topology, faults)
         assert verify_audit(pg_url, topology.folder) == []

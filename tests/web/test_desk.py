@@ -22,10 +22,13 @@ def case_count() -> int:
     return db.session.execute(select(func.count()).select_from(Case)).scalar_one()
 
 
-def submit(web, payload, process_key="business_startup", csrf=True):
-    """The JSON post form.js makes: {"data": …} plus the applicant's hidden fields, CSRF in a header."""
+def submit(web, payload, process_key="business_startup", csrf=True, key=None):
+    """The JSON post form.js makes: {"data": …} plus the applicant's hidden fields, CSRF in a header
+    (and the form's Idempotency-Key, when given)."""
     web._fresh_request()
     headers = {"X-CSRFToken": web.csrf} if csrf else {}
+    if key:
+        headers["Idempotency-Key"] = key
     return web.client.post(f"/desk/new/{process_key}/submit", json=payload, headers=headers)
 
 
@@ -121,6 +124,21 @@ def test_a_good_submit_starts_the_case_and_opens_its_page(browser_for):
     page = web.get(body["redirect"])
     text = web.text(page)
     assert page.status_code == 200 and body["case_no"] in text and "已收件登记" in text and 'role="status"' in text
+
+
+def test_sending_the_form_twice_starts_one_case(browser_for):
+    """A double click or a retry after a lost answer: form.js sends the form's key on every try."""
+    web = browser_for("window_clerk")
+    web.get(NEW)
+    keys = [re.search(r'data-idempotency-key="([0-9a-f]{32})"', web.text(web.post(NEW, WANG))).group(1)
+            for _ in range(2)]
+    assert keys[0] != keys[1]  # each form shown is its own request
+    payload = {**WANG, "data": {**APPLY, **ALL}}
+    first, again = submit(web, payload, key=keys[0]), submit(web, payload, key=keys[0])
+    assert first.status_code == again.status_code == 200, (first.get_json(), again.get_json())
+    assert again.get_json()["case_no"] == first.get_json()["case_no"] and case_count() == 1
+    assert submit(web, payload, key=keys[1]).get_json()["case_no"] != first.get_json()["case_no"]
+    assert case_count() == 2
 
 
 def test_a_second_case_of_the_same_applicant_is_prefilled_with_its_source(browser_for):

@@ -1,7 +1,8 @@
 /* Mount a form-js form and submit it as JSON (with the page's CSRF token).
  *
  * Markup:
- *   <div class="js-form" data-schema="…json…" data-values="…json…" data-submit-url="/x" data-redirect="/y"></div>
+ *   <div class="js-form" data-schema="…json…" data-values="…json…" data-submit-url="/x" data-redirect="/y"
+ *        data-idempotency-key="…"></div>  (optional: sent as the Idempotency-Key header of every try)
  *   <div class="form-result" role="alert" aria-live="assertive"></div>   (optional, next to it)
  *   <button class="js-form-submit" data-for="form-id">提交</button>  (optional; else form-js's own submit)
  * The server answers JSON: {"redirect": "/next"} on success, or {"message", "errors": {field: [...]}}.
@@ -36,11 +37,13 @@
     box.focus();
   }
 
-  function post(url, payload) {
+  function post(url, payload, idempotencyKey) {
+    var headers = {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken()};
+    if (idempotencyKey) { headers["Idempotency-Key"] = idempotencyKey; }
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken()},
+      headers: headers,
       body: JSON.stringify(payload)
     }).then(function (resp) {
       return resp.json().catch(function () { return {message: "服务器返回了无法识别的内容"}; })
@@ -65,7 +68,7 @@
       if (extra) {
         new FormData(document.getElementById(extra)).forEach(function (value, key) { payload[key] = value; });
       }
-      post(container.getAttribute("data-submit-url"), payload).then(function (result) {
+      post(container.getAttribute("data-submit-url"), payload, container.getAttribute("data-idempotency-key")).then(function (result) {
         busy = false;
         if (result.ok) {
           window.location.assign(result.body.redirect || container.getAttribute("data-redirect") || window.location.href);
