@@ -27,7 +27,7 @@ def latency(runner: CaseRunner, scale: Scale) -> dict:
         cases += 1
     elapsed = time.perf_counter() - started
     out = {**latency_summary(samples[warm:]), "warm_up_discarded": warm, "cases": cases,
-           "sequential_cases_per_s": rnd(cases / elapsed, 2), "client": "1 thread, sequential, keep-alive"}
+           "sequential_cases_per_s": rnd(cases / elapsed, 2), "client": "1 thread, sequential, http.client keep-alive"}
     log(f"latency: complete-task p50 {out['p50_ms']} ms, p95 {out['p95_ms']} ms, p99 {out['p99_ms']} ms")
     return out
 

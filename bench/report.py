@@ -261,10 +261,12 @@ def render(data: dict, json_path: Path) -> str:
         "- The client runs on the same cores as the server (and PostgreSQL), so HTTP figures include that "
         "contention; the engine baselines run single-threaded in the harness process while none of its servers run.",
         "- The load average lines above say how busy the machine was with other work during the run.",
-        "- A whole case = start it as `window_clerk`, complete every ready task as its lane's demo user, and read "
-        "the case after each round of completions (to find the next ready tasks).",
-        "- Latency and throughput time complete-task calls client-side (keep-alive connections); warm-up "
-        "requests are discarded.",
+        "- A whole case = start it as `window_clerk`, read its material checklist and upload each required "
+        "material, complete every ready task as its lane's demo user, and read the case after each round of "
+        "completions (to find the next ready tasks).",
+        "- Latency and throughput time complete-task calls client-side, with Python's `http.client` and one "
+        "keep-alive connection per client thread (since 518042c; `requests` cost 2–3 ms of client CPU per call on "
+        "this machine, see bench/history.md); warm-up requests are discarded.",
         "- Timers: each case's `timeDate` is the expression `fire_at`, a case field holding an ISO string, so one "
         "deployed process gives every case its own due time; the scheduler polls every second.",
         "- Inbox rows are synthetic, inserted with SQL: ~7 tasks per case over 20 departments, 95 % completed, "
