@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, aliased
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import OPEN_SIGN_STATUSES, SIGN_KINDS, Case, Department, Task, TaskSign, User
 from .accounts import Actor
-from . import audit, cases, forms, processes, tasks
+from . import audit, forms, inputs, processes, tasks
 
 MAX_SIGNERS = 5
 NOTE_MAX = 500
@@ -41,20 +41,8 @@ OPINION_MAX = 2000
 SIGN_ROLES = ("approver", "clerk")
 
 
-def _locked(session: Session, task_id: str) -> tuple[Task, Case]:
-    task = tasks.get_task(session, task_id)
-    cases.state_of(session, task.case_id, for_update=True)
-    case = session.get(Case, task.case_id, populate_existing=True)
-    return session.get(Task, task_id, populate_existing=True), case
 
 
-def _text(value: Any, *, field: str, label: str, limit: int, required: bool) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if required and not text:
-        raise InvalidInput(f"请填写{label}", {field: [f"“{label}”为必填项"]})
-    if len(text) > limit:
-        raise InvalidInput(f"{label}过长：最多 {limit} 个字符", {field: [f"“{label}”最多 {limit} 个字符"]})
-    return text
 
 
 def open_rows(session: Session, task_id: str) -> list[TaskSign]:
@@ -75,24 +63,13 @@ def check_no_open_sign(session: Session, task: Task, action: str = "办结") -> 
 
 
 def _signers(session: Session, user: Actor, user_ids: Any) -> list[User]:
-    if not isinstance(user_ids, list) or not user_ids:
-        raise InvalidInput("请选择加签人", {"user_ids": ["至少选择一人"]})
-    if any(not isinstance(i, int) or isinstance(i, bool) for i in user_ids):
-        raise InvalidInput("加签人无效", {"user_ids": ["必须是用户编号"]})
-    wanted = list(dict.fromkeys(user_ids))
-    if len(wanted) > MAX_SIGNERS:
-        raise InvalidInput(f"一次最多加签 {MAX_SIGNERS} 人", {"user_ids": [f"最多 {MAX_SIGNERS} 人"]})
-    if user.id in wanted:
-        raise InvalidInput("不能给自己加签", {"user_ids": ["不能选择自己"]})
-    found = {u.id: u for u in session.execute(select(User).where(User.id.in_(wanted))).scalars()}
-    for i in wanted:
-        person = found.get(i)
-        if person is None or not person.is_active:
-            raise InvalidInput("加签人不存在或已停用", {"user_ids": [f"用户 {i} 不存在或已停用"]})
+    people = inputs.chosen_users(session, user, user_ids, noun="加签人", verb="加签", most=MAX_SIGNERS,
+                                 not_yourself="不能给自己加签")
+    for person in people:
         if not person.has_role(*SIGN_ROLES) or person.department_id is None:
             raise InvalidInput(f"“{person.name}”不是审批人员或窗口人员，不能加签",
                                {"user_ids": [f"“{person.name}”无审批角色"]})
-    return [found[i] for i in wanted]
+    return people
 
 
 def _check_holder(user: Actor, task: Task) -> None:
@@ -130,9 +107,9 @@ def add_before(session: Session, *, task_id: str, user: Actor, user_ids: Any, no
                note: str = "") -> list[TaskSign]:
     """前加签: the added approvers decide first, in order; then the task comes back to the holder."""
     _check_holder(user, tasks.get_task(session, task_id))
-    note = _text(note, field="note", label="加签说明", limit=NOTE_MAX, required=False)
+    note = inputs.text_field(note, field="note", label="加签说明", limit=NOTE_MAX, required=False)
     people = _signers(session, user, user_ids)
-    task, case = _locked(session, task_id)
+    task, case = tasks.lock_task(session, task_id)
     _check_holder(user, task)
     return _start_round(session, case, task, user, "before", people, note, None, now)
 
@@ -141,9 +118,9 @@ def submit_after(session: Session, *, task_id: str, user: Actor, user_ids: Any, 
                  note: str = "") -> list[TaskSign]:
     """后加签: the holder's decision is kept; the task completes after the last added approver approves."""
     _check_holder(user, tasks.get_task(session, task_id))
-    note = _text(note, field="note", label="加签说明", limit=NOTE_MAX, required=False)
+    note = inputs.text_field(note, field="note", label="加签说明", limit=NOTE_MAX, required=False)
     people = _signers(session, user, user_ids)
-    task, case = _locked(session, task_id)
+    task, case = tasks.lock_task(session, task_id)
     _check_holder(user, task)
     tasks.check_may_complete(user, task)
     definition = processes.deployed(session, case.process_definition_id)
@@ -164,8 +141,8 @@ def decide(session: Session, *, sign_id: int, user: Actor, approve: Any, opinion
         raise Forbidden("这不是请您审批的加签")
     if not isinstance(approve, bool):
         raise InvalidInput("请选择同意或不同意", {"approve": ["必须选择同意或不同意"]})
-    opinion = _text(opinion, field="opinion", label="加签意见", limit=OPINION_MAX, required=True)
-    task, case = _locked(session, found.task_id)
+    opinion = inputs.text_field(opinion, field="opinion", label="加签意见", limit=OPINION_MAX, required=True)
+    task, case = tasks.lock_task(session, found.task_id)
     row = session.get(TaskSign, sign_id, populate_existing=True)
     if row.status != "pending":
         raise Conflict("该加签已审批或已撤销" if row.status != "waiting" else "还没轮到您审批")
@@ -193,7 +170,7 @@ def cancel(session: Session, *, task_id: str, user: Actor, now: datetime) -> lis
     """撤销加签: the holder takes back the open round (e.g. to decide without the opinion after all)."""
     if not tasks.may_work(user, tasks.get_task(session, task_id)):
         raise Forbidden("该任务不属于您的部门")
-    task, case = _locked(session, task_id)
+    task, case = tasks.lock_task(session, task_id)
     rows = open_rows(session, task.id)
     if not rows:
         raise Conflict("任务没有进行中的加签")

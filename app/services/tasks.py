@@ -105,6 +105,15 @@ def check_may_complete(user: Actor, task: Task) -> None:
         raise Forbidden("任务已由他人认领")
 
 
+def lock_task(session: Session, task_id: str) -> tuple[Task, Case]:
+    """For a task action that is not an engine step: take the case's lock, then read the case
+    and the task fresh."""
+    task = get_task(session, task_id)
+    cases.state_of(session, task.case_id, for_update=True)
+    case = session.get(Case, task.case_id, populate_existing=True)
+    return session.get(Task, task_id, populate_existing=True), case
+
+
 def _task_and_case(session: Session, task_id: str) -> tuple[Task, Case]:
     """The task and its case in one query, read fresh from the database."""
     row = session.execute(select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == task_id)

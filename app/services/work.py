@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..models import Case, Department, Task, TaskComment, TaskCopy, User
 from .accounts import Actor
-from . import audit, cases, legal_time, signing, tasks
+from . import audit, inputs, legal_time, signing, tasks
 
 COMMENT_MAX = 2000
 NOTE_MAX = 500
@@ -70,12 +70,6 @@ def may_complete(user: Actor, task: Task) -> bool:
 
 # -- helpers ----------------------------------------------------------------------------
 
-def _locked(session: Session, task_id: str) -> tuple[Task, Case]:
-    """Take the case's lock, then read the case and the task fresh."""
-    task = tasks.get_task(session, task_id)
-    cases.state_of(session, task.case_id, for_update=True)
-    case = session.get(Case, task.case_id, populate_existing=True)
-    return session.get(Task, task_id, populate_existing=True), case
 
 
 def _require_ready(task: Task) -> None:
@@ -93,14 +87,6 @@ def _record(session: Session, case: Case, task: Task, action: str, user: Actor, 
                  object_id=task.id, before=before, after={"element_id": task.element_id, **after})
 
 
-def _text(value: str | None, *, field: str, label: str, limit: int, required: bool) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise InvalidInput(f"请填写{label}", {field: [f"“{label}”为必填项"]})
-    if len(text) > limit:
-        raise InvalidInput(f"{label}过长：最多 {limit} 个字符",
-                           {field: [f"“{label}”最多 {limit} 个字符（现有 {len(text)} 个）"]})
-    return text
 
 
 def _colleague(session: Session, task: Task, user: Actor, target_id: Any, verb: str) -> User:
@@ -125,7 +111,7 @@ def _colleague(session: Session, task: Task, user: Actor, target_id: Any, verb: 
 def claim(session: Session, *, task_id: str, user: Actor, now: datetime) -> Task:
     if not tasks.may_work(user, tasks.get_task(session, task_id)):
         raise Forbidden("该任务不属于您的部门")
-    task, case = _locked(session, task_id)
+    task, case = tasks.lock_task(session, task_id)
     _require_ready(task)
     if task.assignee_id == user.id:
         raise Conflict("您已认领该任务")
@@ -143,7 +129,7 @@ def unclaim(session: Session, *, task_id: str, user: Actor, now: datetime) -> Ta
     found = tasks.get_task(session, task_id)
     if not (is_worker(user, found) or user.has_role("manager", "admin")):
         raise Forbidden("该任务不属于您的部门")
-    task, case = _locked(session, task_id)
+    task, case = tasks.lock_task(session, task_id)
     signing.check_no_open_sign(session, task, "取消认领")  # an open 加签 round is tied to its holder
     _require_ready(task)
     if task.assignee_id is None:
@@ -167,8 +153,8 @@ def reassign(session: Session, *, task_id: str, user: Actor, to_user_id: Any, no
     found = tasks.get_task(session, task_id)
     if not (tasks.may_work(user, found) or user.id == found.assignee_id):
         raise Forbidden("该任务不属于您的部门")
-    note = _text(note, field="note", label="转办说明", limit=NOTE_MAX, required=False)
-    task, case = _locked(session, task_id)
+    note = inputs.text_field(note, field="note", label="转办说明", limit=NOTE_MAX, required=False)
+    task, case = tasks.lock_task(session, task_id)
     signing.check_no_open_sign(session, task, "转办")  # an open 加签 round is tied to its holder
     _require_ready(task)
     if task.owner_id is not None:
@@ -189,8 +175,8 @@ def delegate(session: Session, *, task_id: str, user: Actor, to_user_id: Any, no
     """委派: a colleague handles the task and hands it back; the delegator stays its owner."""
     if not tasks.may_work(user, tasks.get_task(session, task_id)):
         raise Forbidden("该任务不属于您的部门")
-    note = _text(note, field="note", label="委派说明", limit=NOTE_MAX, required=False)
-    task, case = _locked(session, task_id)
+    note = inputs.text_field(note, field="note", label="委派说明", limit=NOTE_MAX, required=False)
+    task, case = tasks.lock_task(session, task_id)
     signing.check_no_open_sign(session, task, "委派")  # an open 加签 round is tied to its holder
     _require_ready(task)
     if task.owner_id is not None:
@@ -210,8 +196,8 @@ def resolve(session: Session, *, task_id: str, user: Actor, comment: str, now: d
     """交回: the delegate returns the task, with a comment, to its owner, who completes it."""
     if not is_worker(user, tasks.get_task(session, task_id)):
         raise Forbidden("该任务不属于您的部门")
-    body = _text(comment, field="comment", label="办理意见", limit=COMMENT_MAX, required=True)
-    task, case = _locked(session, task_id)
+    body = inputs.text_field(comment, field="comment", label="办理意见", limit=COMMENT_MAX, required=True)
+    task, case = tasks.lock_task(session, task_id)
     _require_ready(task)
     if task.owner_id is None:
         raise Conflict("该任务没有处于委派中")
@@ -229,21 +215,6 @@ def resolve(session: Session, *, task_id: str, user: Actor, comment: str, now: d
 
 # -- 抄送 / 评论 ----------------------------------------------------------------------------
 
-def _recipients(session: Session, user: Actor, user_ids: Any) -> list[User]:
-    if not isinstance(user_ids, list) or not user_ids:
-        raise InvalidInput("请选择抄送对象", {"user_ids": ["至少选择一人"]})
-    if any(not isinstance(i, int) or isinstance(i, bool) for i in user_ids):
-        raise InvalidInput("抄送对象无效", {"user_ids": ["必须是用户编号"]})
-    wanted = list(dict.fromkeys(user_ids))
-    if len(wanted) > COPY_MAX_RECIPIENTS:
-        raise InvalidInput(f"一次最多抄送 {COPY_MAX_RECIPIENTS} 人", {"user_ids": [f"最多 {COPY_MAX_RECIPIENTS} 人"]})
-    if user.id in wanted:
-        raise InvalidInput("不能抄送给自己", {"user_ids": ["不能抄送给自己"]})
-    found = {u.id: u for u in session.execute(select(User).where(User.id.in_(wanted))).scalars()}
-    missing = [i for i in wanted if i not in found or not found[i].is_active]
-    if missing:
-        raise InvalidInput("抄送对象不存在或已停用", {"user_ids": [f"用户 {i} 不存在或已停用" for i in missing]})
-    return [found[i] for i in wanted]
 
 
 def send_copies(session: Session, *, task_id: str, user: Actor, user_ids: Any, now: datetime,
@@ -251,9 +222,10 @@ def send_copies(session: Session, *, task_id: str, user: Actor, user_ids: Any, n
     """抄送: a read-only copy of the task for users of any department."""
     if not is_worker(user, tasks.get_task(session, task_id)):
         raise Forbidden("只有办理该任务的人员可以抄送")
-    note = _text(note, field="note", label="抄送附言", limit=NOTE_MAX, required=False)
-    people = _recipients(session, user, user_ids)
-    task, case = _locked(session, task_id)
+    note = inputs.text_field(note, field="note", label="抄送附言", limit=NOTE_MAX, required=False)
+    people = inputs.chosen_users(session, user, user_ids, noun="抄送对象", verb="抄送",
+                                 most=COPY_MAX_RECIPIENTS, not_yourself="不能抄送给自己")
+    task, case = tasks.lock_task(session, task_id)
     already = set(session.execute(select(TaskCopy.user_id).where(TaskCopy.task_id == task.id)).scalars())
     fresh = [p for p in people if p.id not in already]
     if not fresh:
@@ -271,7 +243,7 @@ def mark_copies_read(session: Session, *, task_id: str, user: Actor, now: dateti
     """Reading a copied task marks the reader's copies of it read; returns how many were unread."""
     if not unread_copy_ids(session, task_id, user.id):
         return 0
-    task, case = _locked(session, task_id)
+    task, case = tasks.lock_task(session, task_id)
     ids = unread_copy_ids(session, task_id, user.id)
     for row in session.execute(select(TaskCopy).where(TaskCopy.id.in_(ids))).scalars():
         row.read_at = now
@@ -298,8 +270,8 @@ def unread_copy_ids(session: Session, task_id: str, user_id: int) -> list[int]:
 def comment(session: Session, *, task_id: str, user: Actor, body: str, now: datetime) -> TaskComment:
     if not is_worker(user, tasks.get_task(session, task_id)):
         raise Forbidden("只有办理该任务的人员可以评论")
-    text = _text(body, field="body", label="评论内容", limit=COMMENT_MAX, required=True)
-    task, case = _locked(session, task_id)
+    text = inputs.text_field(body, field="body", label="评论内容", limit=COMMENT_MAX, required=True)
+    task, case = tasks.lock_task(session, task_id)
     row = TaskComment(case_id=case.id, task_id=task.id, author_id=user.id, body=text, created_at=now)
     session.add(row)
     session.flush()
@@ -314,9 +286,9 @@ def request_suspension(session: Session, *, task_id: str, user: Actor, kind: str
     """特别程序 (听证、检验检测鉴定、专家评审、补正、现场勘验): stop the case's clock from a task."""
     if not is_worker(user, tasks.get_task(session, task_id)):
         raise Forbidden("该任务不属于您的部门")
-    reason = _text(reason, field="reason", label="中止计时理由", limit=REASON_MAX, required=True)
-    notice = _text(notice, field="notice", label="书面告知内容", limit=NOTICE_MAX, required=False)
-    task, case = _locked(session, task_id)
+    reason = inputs.text_field(reason, field="reason", label="中止计时理由", limit=REASON_MAX, required=True)
+    notice = inputs.text_field(notice, field="notice", label="书面告知内容", limit=NOTICE_MAX, required=False)
+    task, case = tasks.lock_task(session, task_id)
     if task.state != "ready":
         raise Conflict("任务已办理或已取消，不能申请中止计时")
     return legal_time.suspend_case(session, case, kind=kind, reason=reason, notice=notice,
