@@ -4,9 +4,9 @@ from .context import current_now, run_context
 from .errors import BpmnInvalid, EngineError, NotWaiting, TaskNotReady, UnknownTask, ValidationIssue
 from .incidents import RunOutcome, run_pending
 from .lint import lint
-from .migration import MigrationCheck, NotMovable, check as check_migration, migrate
+from .migration import MigrationCheck, check as check_migration
 from .loader import ParsedProcess, parse_process, sha256_of
-from .runner import complete, configure_cache, deliver_message, fire_due_timers, forget, move_timers, remember, start
+from .runner import complete, configure_cache, deliver_message, fire_due_timers, move_timers, remember, start
 from .sandbox import SandboxError
 from .scripts import register_helper
 from .withdraw import WithdrawRefused, WithdrawResult, withdraw
@@ -15,7 +15,7 @@ from .types import Effect, PendingTimer, ProcessModel, StepResult, TaskSnapshot,
 __all__ = [
     "condition_holds", "condition_problem", "current_now", "run_context",
     "BpmnInvalid", "EngineError", "NotWaiting", "TaskNotReady", "UnknownTask", "ValidationIssue",
-    "RunOutcome", "run_pending", "lint", "MigrationCheck", "NotMovable", "check_migration", "migrate", "ParsedProcess", "parse_process", "sha256_of", "complete", "configure_cache", "deliver_message", "fire_due_timers", "forget", "move_timers", "remember", "start",
+    "RunOutcome", "run_pending", "lint", "MigrationCheck", "check_migration", "ParsedProcess", "parse_process", "sha256_of", "complete", "configure_cache", "deliver_message", "fire_due_timers", "move_timers", "remember", "start",
     "SandboxError", "register_helper", "Effect", "PendingTimer", "ProcessModel", "StepResult",
     "TaskSnapshot", "UserTaskDef", "WithdrawRefused", "WithdrawResult", "withdraw",
 ]

@@ -48,10 +48,6 @@ class WorkflowCache:
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
-    def discard(self, key: Hashable) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
     def clear(self, capacity: int | None = None) -> None:
         with self._lock:
             self._entries.clear()

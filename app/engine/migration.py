@@ -27,9 +27,9 @@ the root of a compacted history it becomes the new version's plain start.
 """
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -69,12 +69,6 @@ class MigrationCheck:
     result: StepResult | None = None  # the moved state (when movable)
 
 
-class NotMovable(EngineError):
-    def __init__(self, reasons: list[str]):
-        super().__init__("；".join(reasons))
-        self.reasons = reasons
-
-
 def _label(spec: Any) -> str:
     element_id = getattr(spec, "bpmn_id", None) or spec.name
     name = getattr(spec, "bpmn_name", None)
@@ -97,13 +91,18 @@ def _kind(spec: Any) -> str:
 
 
 def _overdue(task: Any) -> bool:
-    value = task.internal_data.get("event_value")
-    if isinstance(value, dict):  # cycle timers keep {"next": iso, ...}
-        value = value.get("next")
+    due = runner._timer_due(task)
     try:
-        return isinstance(value, str) and datetime.fromisoformat(value) <= current_now()
+        return due is not None and datetime.fromisoformat(due) <= current_now()
     except ValueError:
         return False
+
+
+@lru_cache(maxsize=64)
+def _spec_diff(old_spec: Any, new_spec: Any) -> SpecDiff:
+    """How two specs line up; the same for every case of one version pair (parsed specs are kept
+    for the life of the process and compare by identity), so it is worked out once."""
+    return SpecDiff(_registry, old_spec, new_spec)
 
 
 class _Plan:
@@ -112,7 +111,7 @@ class _Plan:
     def __init__(self, workflow: Any, new_spec: Any):
         self.workflow = workflow
         self.new_spec = new_spec
-        self.diff = SpecDiff(_registry, workflow.spec, new_spec)
+        self.diff = _spec_diff(workflow.spec, new_spec)
 
     def by_id(self, spec: Any) -> Any:
         return self.new_spec.task_specs.get(spec.name)
@@ -250,7 +249,7 @@ def _move(workflow: Any, old: ParsedProcess, new: ParsedProcess) -> MigrationChe
     if leftovers:
         check.reasons = leftovers
         return check
-    moved = serializer.load(json.dumps(serializer.dump(workflow), ensure_ascii=False), new)
+    moved = serializer.load(serializer.dumps(workflow), new)
     try:
         moved.do_engine_steps()  # e.g. a join that the new version lets through already
         check.result = runner._snapshot(moved, new)
@@ -273,10 +272,3 @@ def check(old: ParsedProcess, new: ParsedProcess, state_json: str) -> MigrationC
     except (WorkflowException, SpiffWorkflowException, KeyError, ValueError) as exc:
         return MigrationCheck(movable=False, reasons=[f"迁移试运行失败：{exc}"])
 
-
-def migrate(old: ParsedProcess, new: ParsedProcess, state_json: str) -> StepResult:
-    """The moved state as a step result; raises :class:`NotMovable` with the reasons."""
-    outcome = check(old, new, state_json)
-    if not outcome.movable or outcome.result is None:
-        raise NotMovable(outcome.reasons or ["无法迁移"])
-    return outcome.result

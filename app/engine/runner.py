@@ -81,10 +81,6 @@ def remember(result: StepResult, parsed: ParsedProcess, key: Hashable, state_jso
         workflows.put(key, state_json, parsed, result.resumable)
 
 
-def forget(key: Hashable) -> None:
-    workflows.discard(key)
-
-
 def configure_cache(capacity: int) -> None:
     """Empty the live-workflow cache and set how many cases it holds (0: off)."""
     workflows.clear(capacity)

@@ -260,10 +260,3 @@ def department_choices(session: Session) -> list[dict[str, str]]:
 def known_form_keys(session: Session, draft: Draft) -> list[str]:
     """Forms a task may use: the registered ones and the draft's own."""
     return sorted(forms.existing_keys(session) | set(draft.forms))
-
-
-def user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())

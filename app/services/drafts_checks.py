@@ -14,16 +14,9 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..engine import diff as element_diff
 from ..errors import InvalidInput
-from ..models import ProcessDefinition
 from . import accounts, catalog, effects, forms, processes
 
 
-def called_libraries(session: Session, xml: bytes) -> list[ProcessDefinition]:
-    """The latest deployed processes that this diagram's call activities may call."""
-    text = xml.decode("utf-8", errors="replace")
-    if "callActivity" not in text:
-        return []
-    return [d for d in processes.latest_versions(session) if f'calledElement="{d.key}"' in text]
 
 
 def _dedupe(problems: Iterable[dict[str, str]]) -> list[dict[str, str]]:
@@ -58,7 +51,7 @@ def bpmn_problems(session: Session, key: str, xml: bytes, draft_forms: Iterable[
     """Every problem of a draft diagram, each naming its element (empty when it can be deployed)."""
     departments = accounts.department_lookup(session)
     known_forms = forms.existing_keys(session) | set(draft_forms)
-    libraries = [d.bpmn_xml.encode() for d in called_libraries(session, xml)]
+    libraries = [d.bpmn_xml.encode() for d in processes.latest_called(session, xml)]
     issues = engine.lint(xml, f"{key}.bpmn", is_department=departments.__contains__,
                          form_exists=known_forms.__contains__, is_operator=effects.is_operator, libraries=libraries)
     found = [issue.to_dict() for issue in issues] + _authoring_issues(xml, key)
@@ -67,7 +60,7 @@ def bpmn_problems(session: Session, key: str, xml: bytes, draft_forms: Iterable[
 
 def user_task_ids(session: Session, xml: bytes) -> set[str] | None:
     """The user tasks of the service (with its called processes), or None when the diagram does not parse."""
-    libraries = [d.bpmn_xml.encode() for d in called_libraries(session, xml)]
+    libraries = [d.bpmn_xml.encode() for d in processes.latest_called(session, xml)]
     try:
         parsed = engine.parse_process(xml, "draft.bpmn", libraries=libraries)
     except engine.BpmnInvalid:

@@ -84,8 +84,8 @@ def resume_case(session: Session, case: Case, state_row: WorkflowState, *, actor
         else:
             task.due_at = shift(task.due_at)
     with session.no_autoflush:  # timers started in this step are pending rows: they run from now already
-        pending = [t for t in session.execute(select(Timer).where(
-            Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars() if t not in session.new]
+        pending = session.execute(select(Timer).where(
+            Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars().all()
     if pending and minutes:
         moved = {t.id: shift(t.due_at).isoformat() for t in pending}
         definition = processes.deployed(session, case.process_definition_id)

@@ -62,7 +62,7 @@ def _parse(session: Session, xml: bytes, filename: str, departments: dict,
         raise ProcessRejected(exc.message, [i.to_dict() for i in exc.issues]) from None
 
 
-def _latest_called(session: Session, xml: bytes) -> list[ProcessDefinition]:
+def latest_called(session: Session, xml: bytes) -> list[ProcessDefinition]:
     """Deployed processes that call activities in this file may refer to."""
     text = xml.decode("utf-8", errors="replace")
     if "callActivity" not in text:
@@ -84,7 +84,7 @@ def deploy(session: Session, xml: bytes, *, filename: str, actor_id: int | None,
     if not xml:
         raise InvalidInput("文件为空")
     departments = accounts.department_lookup(session)  # read once for lanes, catalog and snapshot
-    called = _latest_called(session, xml)
+    called = latest_called(session, xml)
     parsed = _parse(session, xml, filename, departments, called)
     matters = _catalog(catalog_text, parsed, departments)
     key = parsed.model.process_key

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..models import OPEN_SIGN_STATUSES, SIGN_KINDS, Case, Department, Task, TaskSign, User
+from ..models import OPEN_SIGN_STATUSES, SIGN_KINDS, SIGN_STATUSES, Case, Department, Task, TaskSign, User
 from .accounts import Actor
 from . import audit, forms, inputs, processes, tasks
 
@@ -39,10 +39,6 @@ MAX_SIGNERS = 5
 NOTE_MAX = 500
 OPINION_MAX = 2000
 SIGN_ROLES = ("approver", "clerk")
-
-
-
-
 
 
 def open_rows(session: Session, task_id: str) -> list[TaskSign]:
@@ -205,7 +201,8 @@ def for_task(session: Session, task_id: str) -> list[dict[str, Any]]:
 def _row(s: TaskSign, name: str, by: str, **extra: Any) -> dict[str, Any]:
     return {"id": s.id, "task_id": s.task_id, "round_id": s.round_id, "kind": s.kind, "kind_name": SIGN_KINDS[s.kind],
             "position": s.position, "user_id": s.user_id, "user_name": name, "requested_by_id": s.requested_by_id,
-            "requested_by_name": by, "note": s.note, "status": s.status, "opinion": s.opinion,
+            "requested_by_name": by, "note": s.note, "status": s.status, "status_name": SIGN_STATUSES[s.status],
+            "opinion": s.opinion,
             "created_at": s.created_at, "decided_at": s.decided_at, **extra}
 
 

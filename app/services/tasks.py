@@ -110,8 +110,7 @@ def lock_task(session: Session, task_id: str) -> tuple[Task, Case]:
     and the task fresh."""
     task = get_task(session, task_id)
     cases.state_of(session, task.case_id, for_update=True)
-    case = session.get(Case, task.case_id, populate_existing=True)
-    return session.get(Task, task_id, populate_existing=True), case
+    return _task_and_case(session, task_id)
 
 
 def _task_and_case(session: Session, task_id: str) -> tuple[Task, Case]:

@@ -26,7 +26,7 @@ from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..models import AuditEvent, Case, Task, TaskComment, TaskCopy, TaskSign
 from .accounts import Actor
-from . import audit, calendar, cases, deadlines, processes, projection, tasks
+from . import audit, calendar, cases, deadlines, inputs, processes, projection, tasks
 
 REASON_MAX = 500
 
@@ -86,7 +86,7 @@ EFFECT_WORDS = {"accept": "受理", "notice": "出具文书", "notify": "通知�
                 "resume": "恢复计时", "deliver": "送达出件"}
 
 
-def _engine_step(session: Session, case: Case, task: Task, state_row, definition, now: datetime):
+def _engine_step(session: Session, task: Task, state_row, definition, now: datetime):
     parsed = processes.runnable(session, definition)
     cal = calendar.load(session)
     try:
@@ -102,9 +102,7 @@ def _engine_step(session: Session, case: Case, task: Task, state_row, definition
 def withdraw(session: Session, *, task_id: str, user: Actor, now: datetime, reason: str = "") -> Task:
     """撤回 the caller's completion of ``task_id``; the task is ready (and theirs) again."""
     _check_asker(user, tasks.get_task(session, task_id))
-    reason = (reason or "").strip()
-    if len(reason) > REASON_MAX:
-        raise InvalidInput(f"撤回理由过长：最多 {REASON_MAX} 个字符", {"reason": [f"最多 {REASON_MAX} 个字符"]})
+    reason = inputs.text_field(reason, field="reason", label="撤回理由", limit=REASON_MAX, required=False)
     state_row = cases.state_of(session, tasks.get_task(session, task_id).case_id, for_update=True)
     case = session.get(Case, state_row.case_id, populate_existing=True)
     task = session.get(Task, task_id, populate_existing=True)
@@ -116,7 +114,7 @@ def withdraw(session: Session, *, task_id: str, user: Actor, now: datetime, reas
     effects = _step_effects(session, case.id, completed) if completed is not None else []
     if effects:
         raise Conflict(f"办结后已自动{'、'.join(effects)}，已生效的文书、证照等不能收回，不能撤回")
-    outcome, cal = _engine_step(session, case, task, state_row, definition, now)
+    outcome, cal = _engine_step(session, task, state_row, definition, now)
     dropped = list(session.execute(select(Task).where(Task.id.in_(outcome.dropped_task_ids))).scalars()) \
         if outcome.dropped_task_ids else []
     problem = _touched(session, dropped)

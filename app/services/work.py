@@ -71,7 +71,6 @@ def may_complete(user: Actor, task: Task) -> bool:
 # -- helpers ----------------------------------------------------------------------------
 
 
-
 def _require_ready(task: Task) -> None:
     if task.state != "ready":
         raise Conflict("任务已办理或已取消")
@@ -85,8 +84,6 @@ def _record(session: Session, case: Case, task: Task, action: str, user: Actor, 
             before: dict[str, Any] | None, after: dict[str, Any]) -> None:
     audit.record(session, action=action, at=now, actor_id=user.id, case=case, object_type="task",
                  object_id=task.id, before=before, after={"element_id": task.element_id, **after})
-
-
 
 
 def _colleague(session: Session, task: Task, user: Actor, target_id: Any, verb: str) -> User:
@@ -214,7 +211,6 @@ def resolve(session: Session, *, task_id: str, user: Actor, comment: str, now: d
 
 
 # -- 抄送 / 评论 ----------------------------------------------------------------------------
-
 
 
 def send_copies(session: Session, *, task_id: str, user: Actor, user_ids: Any, now: datetime,

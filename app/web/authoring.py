@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 
 from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import db
-from ..services import clock, drafts, drafts_diff, processes
+from ..services import clock, drafts, drafts_diff, processes, work
 from ..services.drafts_checks import catalog_as_yaml
 from ..services.uow import run_use_case
 from .session import current_user, login_required
@@ -127,7 +127,7 @@ def versions(key):
     rows = processes.versions(db.session, key)
     if not rows:
         raise NotFound(f"流程“{key}”不存在或尚未部署")
-    names = drafts.user_names(db.session, {r.deployed_by_id for r in rows})
+    names = work.user_names(db.session, {r.deployed_by_id for r in rows})
     newest = rows[0].version
     to_v = _int_arg("to") or newest
     from_v = _int_arg("from") or (to_v - 1 if to_v > 1 else None)

@@ -38,7 +38,6 @@ def _act(incident_id: int, operation, done_message: str):
         run_use_case(db.session, lambda: operation(db.session, incident_id=incident_id, actor_id=user.id,
                                                    now=clock.now()))
     except DomainError as exc:
-        db.session.rollback()
         return _render(exc.status, exc.message)
     flash(done_message, "success")
     return redirect(url_for("incidents_page.index"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from ..extensions import db
-from ..services import cases, drafts, processes
+from ..services import cases, processes, work
 from .session import current_user, home_endpoint, login_required
 
 bp = Blueprint("pages", __name__)
@@ -45,6 +45,6 @@ def processes_list():
     rows = []
     for latest in processes.latest_versions(db.session):
         rows.append((latest, processes.versions(db.session, latest.key)))
-    deployers = drafts.user_names(db.session, {v.deployed_by_id for _, versions in rows for v in versions})
+    deployers = work.user_names(db.session, {v.deployed_by_id for _, versions in rows for v in versions})
     return render_template("web/processes.html", rows=rows, deployers=deployers)
 

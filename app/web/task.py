@@ -8,7 +8,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..extensions import db
-from ..models import SUSPENSION_KINDS, Case
+from ..models import OPEN_SIGN_STATUSES, SUSPENSION_KINDS, Case
 from ..services import (calendar, cases, clock, deadlines, forms, materials, privacy, processes, signing, tasks,
                         withdraw, work)
 from ..services.uow import run_use_case
@@ -104,7 +104,7 @@ def _context(user, task, mode: str) -> dict:
 def _sign_context(user, task, mode: str) -> dict:
     """加签 and 撤回: what the page shows and offers to this user."""
     rows = signing.for_task(db.session, task.id)
-    open_rows = [r for r in rows if r["status"] in ("waiting", "pending")]
+    open_rows = [r for r in rows if r["status"] in OPEN_SIGN_STATUSES]
     holder = mode == "work" and task.state == "ready" and task.assignee_id == user.id and task.owner_id is None
     return {"signs": rows, "open_sign": open_rows[0] if open_rows else None,
             "my_sign": next((r for r in open_rows if r["status"] == "pending" and r["user_id"] == user.id), None),
@@ -124,9 +124,9 @@ def _mode(user, task) -> str:
         raise
 
 
-def _render(user, task_id: str, problem: dict | None = None, status: int = 200):
+def _render(user, task_id: str, problem: dict | None = None, status: int = 200, mode: str | None = None):
     task = tasks.get_task(db.session, task_id)
-    mode = _mode(user, task)
+    mode = mode or _mode(user, task)
     typed = request.form if problem else {}
     return render_template("web/task/show.html", problem=problem, typed=typed, **_context(user, task, mode)), status
 
@@ -136,11 +136,11 @@ def _render(user, task_id: str, problem: dict | None = None, status: int = 200):
 def show(task_id):
     """任务办理页"""
     user = current_user()
-    _mode(user, tasks.get_task(db.session, task_id))
+    mode = _mode(user, tasks.get_task(db.session, task_id))  # refuses before anything is marked read
     if work.unread_copy_ids(db.session, task_id, user.id):  # reading a copy marks it read
         run_use_case(db.session, lambda: work.mark_copies_read(db.session, task_id=task_id, user=user,
                                                                now=clock.now()))
-    return _render(user, task_id)
+    return _render(user, task_id, mode=mode)
 
 
 @bp.post("/<string:task_id>/complete")
