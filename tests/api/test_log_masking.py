@@ -7,6 +7,7 @@ provoked was logged (masked), so a run that logged nothing cannot pass.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -99,8 +100,19 @@ def test_the_live_servers_stderr_has_no_personal_numbers(database_url, tmp_path)
         bad = clerk.post("/api/v1/cases", json={"process_key": "business_startup", "applicant": APPLICANT,
                                                 "data": {**APPLY, "registered_capital": "很多"}})
         assert bad.status_code == 422
+        # the server's own scheduler fires a timer whose script fails on the ID number: an error line
+        api = ApiClient(base_url=server.url)
+        assert deploy(api, FAILING_TIMER.replace('"PT1H"', '"PT1S"')).status_code == 201
+        failing = clerk.post("/api/v1/cases", json={"process_key": "id_check", "applicant": APPLICANT,
+                                                    "data": {"legal_rep_id_number": ID_NUMBER, "phone": PHONE}})
+        assert failing.status_code == 201, failing.body
+        wanted = f"timer on case {failing.body['case_no']} failed"
+        deadline = time.monotonic() + 30
+        while wanted not in server.log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         server.stop()
     log = server.log.read_text(errors="replace")
-    assert "Binglian 已启动" in log
+    assert "Binglian 已启动" in log and wanted in log  # the failing timer was logged...
+    assert MASKED_ID in log  # ...with the number masked
     assert [value for value in RAW if value in log] == []

@@ -42,8 +42,8 @@ def test_before_sign_by_another_department_then_the_holder_completes(api, case_n
     for body, status, words in (({"kind": "before", "usernames": ["nobody"]}, 422, "不存在"),
                                 ({"kind": "before", "usernames": ["tax_approver"]}, 422, "自己"),
                                 ({"kind": "before", "usernames": ["manager"]}, 422, "不是审批人员"),
-                                ({"kind": "sideways", "usernames": ["police_approver"]}, 422, ""),
-                                ({"kind": "before", "usernames": []}, 422, "")):
+                                ({"kind": "sideways", "usernames": ["police_approver"]}, 422, "kind"),
+                                ({"kind": "before", "usernames": []}, 422, "usernames")):
         before = counts()
         resp = tax.post(f"/api/v1/tasks/{task_id}/signs", json=body)
         assert resp.status_code == status and words in str(resp.body), (body, resp.body)

@@ -57,7 +57,8 @@ def test_the_window_enters_the_applicants_rating_once(api, browser_for):
     after = ratings_of(case_no)
     resp = web.post(f"/cases/{case_no}/rating", {"level": "5"})
     assert resp.status_code == 409 and "该办件已评价" in web.text(resp)
-    assert ratings_of(case_no)[1] == after[1]
+    again = ratings_of(case_no)
+    assert [(r.id, r.level) for r in again[0]] == [(r.id, r.level) for r in after[0]] and again[1] == after[1]
 
 
 def test_no_rating_form_before_completion(api, browser_for):
