@@ -14,6 +14,18 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+class ConfigError(ValueError):
+    """A setting the app cannot start with; the message is for the operator (zh-CN)."""
+
+
+def worker_count(raw: str | int) -> int:
+    """``APP_WORKERS`` as a number of server processes (an integer, at least 1)."""
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigError(f"APP_WORKERS 必须是不小于 1 的整数（当前为“{raw}”）")
+    return int(text)
+
+
 class Config:
     INSTANCE_DIR = Path(os.environ.get("APP_INSTANCE_DIR", BASE_DIR / "instance"))
     SQLALCHEMY_DATABASE_URI = os.environ.get(
@@ -22,7 +34,10 @@ class Config:
     SECRET_KEY = os.environ.get("APP_SECRET_KEY")  # generated into instance/ when unset
     HOST = os.environ.get("HOST", "127.0.0.1")
     PORT = int(os.environ.get("PORT", "5000"))
-    THREADS = int(os.environ.get("APP_THREADS", "8"))
+    THREADS = int(os.environ.get("APP_THREADS", "8"))  # per server process
+    # server processes: 1 is waitress in run.py's own process; more is gunicorn (gthread) with that many
+    # workers, and the timer scheduler in a process of its own. Checked by worker_count when run.py starts.
+    WORKERS = os.environ.get("APP_WORKERS", "1")
     ADMIN_PASSWORD = os.environ.get("APP_ADMIN_PASSWORD")
     DEMO = _bool("APP_DEMO", True)
     DEMO_PASSWORD = os.environ.get("APP_DEMO_PASSWORD", "Demo@2026")

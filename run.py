@@ -1,13 +1,19 @@
-"""Start Binglian: migrate, first-run set-up, scheduler, and the WSGI server (waitress).
+"""Start Binglian: migrate, first-run set-up, scheduler, and the WSGI server.
 
     python run.py                  web server + timer scheduler (the default)
     python run.py --no-scheduler   web server only (when schedulers run elsewhere)
     python run.py --scheduler-only timer scheduler only
+
+With APP_WORKERS=1 (the default) the server is waitress in this process, the
+scheduler a thread beside it. With APP_WORKERS=N > 1 this process becomes the
+master of N gunicorn (gthread) workers and starts the scheduler as a child
+process, ``run.py --scheduler-only --no-setup`` (see app/serving.py).
 """
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 
 from app import create_app
@@ -15,6 +21,7 @@ from app.database import upgrade_schema
 from app.extensions import db
 from app.services import clock, seed
 from app.services.uow import run_use_case
+from config import Config, ConfigError, worker_count
 
 
 def first_run(app) -> None:
@@ -33,34 +40,71 @@ def first_run(app) -> None:
         db.session.remove()
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Binglian 并联审批")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--no-scheduler", action="store_true")
-    group.add_argument("--scheduler-only", action="store_true")
+    group.add_argument("--no-scheduler", action="store_true", help="只启动网页服务，不启动定时器调度")
+    group.add_argument("--scheduler-only", action="store_true", help="只启动定时器调度")
+    # for the scheduler child of a multi-process server, whose parent has done the set-up already
+    parser.add_argument("--no-setup", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.no_setup and not args.scheduler_only:
+        parser.error("--no-setup 只能与 --scheduler-only 一起使用")
+    return args
 
-    app = create_app()
-    upgrade_schema(app)
-    first_run(app)
-    scheduler = None
-    if args.scheduler_only or (app.config["SCHEDULER_ENABLED"] and not args.no_scheduler):
+
+def _workers() -> int:
+    try:
+        return worker_count(Config.WORKERS)
+    except ConfigError as exc:
+        sys.exit(f"配置错误：{exc}")
+
+
+def _banner(app, workers: int) -> list[str]:
+    host, port, threads = app.config["HOST"], app.config["PORT"], app.config["THREADS"]
+    server = "waitress" if workers == 1 else "gunicorn gthread"
+    return [f"Binglian 已启动：http://{host}:{port}/  （API 文档 /api/docs）",
+            f"服务进程：{workers} 个（{server}，每个 {threads} 个线程）"]
+
+
+def scheduler_only(app) -> None:
+    from app.scheduler import init_scheduler
+    scheduler = init_scheduler(app)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("定时器调度进程已启动", flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    scheduler.shutdown()
+
+
+def serve_waitress(app, scheduler: bool) -> None:
+    if scheduler:
         from app.scheduler import init_scheduler
-        scheduler = init_scheduler(app)
-    if args.scheduler_only:
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        print("定时器调度进程已启动", flush=True)
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            pass
-        scheduler.shutdown()
-        return
+        init_scheduler(app)
     from waitress import serve
-    host, port = app.config["HOST"], app.config["PORT"]
-    print(f"Binglian 已启动：http://{host}:{port}/  （API 文档 /api/docs）", flush=True)
-    serve(app, host=host, port=port, threads=app.config["THREADS"], ident="binglian")
+    print("\n".join(_banner(app, 1)), flush=True)
+    serve(app, host=app.config["HOST"], port=app.config["PORT"], threads=app.config["THREADS"], ident="binglian")
+
+
+def main() -> None:
+    args = _arguments()
+    workers = _workers()
+    app = create_app()
+    if not args.no_setup:
+        upgrade_schema(app)
+        first_run(app)
+    if args.scheduler_only:
+        scheduler_only(app)
+        return
+    scheduler = app.config["SCHEDULER_ENABLED"] and not args.no_scheduler
+    if workers == 1:
+        serve_waitress(app, scheduler)
+        return
+    from app.serving import serve
+    serve(app, workers, scheduler=scheduler, banner=_banner(app, workers))
 
 
 if __name__ == "__main__":

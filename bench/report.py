@@ -30,6 +30,8 @@ def _throughput(f: dict) -> list[str]:
     rows = []
     a = f.get("engine.raw_memory", {}).get("cases_per_s")
     for key, label in (("throughput.sqlite", "SQLite, run.py (waitress, 8 threads)"),
+                       ("throughput.sqlite_workers2", "SQLite, run.py with APP_WORKERS=2 (gunicorn gthread, "
+                                                      "2 workers × 8 threads, scheduler process)"),
                        ("throughput.pg_waitress", "PostgreSQL, run.py (waitress, 8 threads)"),
                        ("throughput.pg_gunicorn", "PostgreSQL, gunicorn -w 4 (sync)")):
         fig = f.get(key, {})
@@ -49,7 +51,10 @@ def _throughput(f: dict) -> list[str]:
     sequential = f.get("latency.sqlite", {}).get("sequential_cases_per_s")
     return out + [f"A whole case is one start, every user task completed by its department, and a read of the case "
                   f"after each round of completions: {fmt(per_case, ' requests', 1)} per case on SQLite. One "
-                  f"sequential client (the latency run below) got {fmt(sequential, ' cases/s', 2)}.", ""]
+                  f"sequential client (the latency run below) got {fmt(sequential, ' cases/s', 2)}. The "
+                  "APP_WORKERS=2 row is its own server on a fresh SQLite database, started after the waitress one "
+                  "has stopped; its two worker processes share SQLite's single writer (writers queue on a file lock "
+                  "beside the database, handed over by the kernel at each commit).", ""]
 
 
 def _concurrency(f: dict) -> list[str]:

@@ -5,8 +5,9 @@
     python -m bench.run --skip pg,inbox  leave sections out
 
 Sections: engine, growth, profile, sqlite (latency, throughput, memory,
-concurrency), timers, inbox, pg (PostgreSQL with run.py), gunicorn (PostgreSQL
-with gunicorn -w 4). Servers listen on 127.0.0.1 and are stopped at the end.
+concurrency; and throughput with run.py and APP_WORKERS=2), timers, inbox, pg
+(PostgreSQL with run.py), gunicorn (PostgreSQL with gunicorn -w 4). Servers
+listen on 127.0.0.1 and are stopped at the end.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ ENGINE_KEYS = ("engine.raw_memory", "engine.raw_serialized", "engine.wrapper")
 PG_KEYS = ("throughput.pg_waitress", "concurrency.pg_waitress", "inbox.pg", "throughput.pg_gunicorn",
            "concurrency.pg_gunicorn")
 SQLITE_KEYS = (("latency.sqlite", "sqlite"), ("throughput.sqlite", "sqlite"), ("concurrency.sqlite", "sqlite"),
-               ("timers.sqlite", "timers"), ("inbox.sqlite", "inbox"))
+               ("timers.sqlite", "timers"), ("inbox.sqlite", "inbox"), ("throughput.sqlite_workers2", "sqlite"))
+SQLITE_WORKERS = 2  # run.py with APP_WORKERS=2: gunicorn gthread workers and a scheduler process
 
 
 def _guard(figures: dict, key: str, fn) -> dict | None:
@@ -88,8 +90,33 @@ def _sqlite_section(ctx: dict, scale: Scale, workdir: Path, skip: set[str]) -> N
             conn.runner(proc)  # cases rows need a deployed process
             _guard(figures, "inbox.sqlite", lambda: inbox.run(conn, url, scale))
         ctx["servers"]["sqlite-waitress"] = _server_report(server, conn, idle)
+    if "sqlite" not in skip:
+        _sqlite_workers(ctx, scale, workdir)
     if profile_db is not None:  # in process, after the server has stopped
         _guard(figures, "profile", lambda: profile_request.run(proc, scale, workdir / "profile", profile_db))
+
+
+def _sqlite_workers(ctx: dict, scale: Scale, workdir: Path) -> None:
+    """Whole-case throughput of ``run.py`` with APP_WORKERS=2 on a fresh SQLite database of its own."""
+    label = f"sqlite_workers{SQLITE_WORKERS}"
+    key = f"throughput.{label}"
+    folder = workdir / label
+    server = AppServer(f"sqlite:///{folder / 'bench.db'}", folder, label=label,
+                       extra_env={"APP_WORKERS": str(SQLITE_WORKERS)})
+    try:
+        server.start()
+    except Exception as exc:
+        traceback.print_exc()
+        ctx["figures"][key] = {"error": f"server did not start: {exc!r}"[:500]}
+        return
+    try:
+        idle = server.rss()
+        conn = Connection(server.url)
+        runner = conn.runner(ctx["process"])
+        _guard(ctx["figures"], key, lambda: http_bench.throughput(runner, server, scale, ctx["baseline_1b"]))
+        ctx["servers"][label] = _server_report(server, conn, idle)
+    finally:
+        server.stop()
 
 
 def _pg_section(ctx: dict, scale: Scale, workdir: Path, skip: set[str]) -> None:
@@ -189,8 +216,9 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
         figures["memory"] = {label: figures[f"throughput.{label}"]["memory"]
                              | {"rss_idle_after_start_mib": ctx["servers"].get(server, {}).get(
                                  "rss_idle_after_start_mib")}
-                             for label, server in (("sqlite", "sqlite-waitress"), ("pg_waitress", "pg_waitress"),
-                                                   ("pg_gunicorn", "pg_gunicorn"))
+                             for label, server in (("sqlite", "sqlite-waitress"),
+                                                   ("sqlite_workers2", "sqlite_workers2"),
+                                                   ("pg_waitress", "pg_waitress"), ("pg_gunicorn", "pg_gunicorn"))
                              if "memory" in figures.get(f"throughput.{label}", {})}
     finally:
         meta["duration_s"] = round(time.perf_counter() - started, 1)

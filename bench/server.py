@@ -61,10 +61,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 class AppServer:
-    """``kind`` is ``waitress`` (``python run.py``, the documented start) or ``gunicorn``."""
+    """``kind`` is ``waitress`` (``python run.py``, the documented start) or ``gunicorn``.
+
+    ``extra_env`` is added to the server's environment last, e.g. ``{"APP_WORKERS": "2"}`` for
+    ``python run.py`` with two gunicorn workers and a scheduler process (otherwise APP_WORKERS is 1).
+    """
 
     def __init__(self, database_url: str, workdir: Path, *, kind: str = "waitress",
-                 scheduler: bool = True, workers: int = 4, label: str = "", prepared: bool = False) -> None:
+                 scheduler: bool = True, workers: int = 4, label: str = "", prepared: bool = False,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.kind, self.workers, self.prepared = kind, workers, prepared
         self.label = label or kind
         self.port = free_port()
@@ -74,7 +79,8 @@ class AppServer:
         self.log_path = workdir / f"server-{self.label}-{self.port}.log"
         self.env = {**os.environ, "DATABASE_URL": database_url, "PORT": str(self.port), "HOST": "127.0.0.1",
                     "APP_INSTANCE_DIR": str(workdir), "APP_DEMO": "1", "APP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-                    "APP_DEMO_PASSWORD": DEMO_PASSWORD, "APP_SCHEDULER": "1" if scheduler else "0"}
+                    "APP_DEMO_PASSWORD": DEMO_PASSWORD, "APP_SCHEDULER": "1" if scheduler else "0",
+                    "APP_WORKERS": "1", **(extra_env or {})}
         self.proc: subprocess.Popen | None = None
 
     def _spawn(self, args: list[str]) -> subprocess.Popen:
@@ -117,8 +123,7 @@ class AppServer:
                 raise RuntimeError(f"server exited: {self.log_tail()}")
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    if self.kind == "gunicorn":
-                        self._wait_workers(deadline)
+                    self._wait_workers(deadline)
                     return
             except requests.RequestException:
                 pass
@@ -126,8 +131,17 @@ class AppServer:
         self.stop()
         raise RuntimeError(f"server did not start in {timeout} s: {self.log_tail()}")
 
+    def _expected_children(self) -> int:
+        """gunicorn's workers; for run.py with APP_WORKERS > 1 also its scheduler process."""
+        if self.kind == "gunicorn":
+            return self.workers
+        workers = int(self.env["APP_WORKERS"])
+        if workers == 1:
+            return 0  # waitress: threads, no processes
+        return workers + (1 if self.env["APP_SCHEDULER"] == "1" else 0)
+
     def _wait_workers(self, deadline: float) -> None:
-        while time.monotonic() < deadline and len(_children(self.proc.pid)) < self.workers:
+        while time.monotonic() < deadline and len(_children(self.proc.pid)) < self._expected_children():
             time.sleep(0.1)
 
     def pids(self) -> list[int]:

@@ -181,10 +181,20 @@ class LiveServer:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # gunicorn listens before its workers answer
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not start in {STARTUP_SECONDS} s")
+
+    def children(self) -> list[int]:
+        """The server process's own children (with APP_WORKERS > 1: gunicorn workers and the scheduler)."""
+        if self.proc is None:
+            return []
+        pid = self.proc.pid
+        try:
+            return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

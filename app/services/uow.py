@@ -7,7 +7,9 @@ times, so two departments finishing parallel branches of one case both succeed.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import random
 import threading
 import time
@@ -39,21 +41,64 @@ def _is_retryable(exc: Exception) -> bool:
     return False
 
 
-# SQLite allows one writer at a time. Writers in this process queue on a lock
-# (instant hand-over), and take SQLite's write lock at BEGIN IMMEDIATE so that
-# other processes wait in SQLite's busy handler instead of failing later.
+# SQLite allows one writer at a time. Writers queue for it: threads of this
+# process on a lock, processes on the same database (several workers, the
+# scheduler process) on an advisory file lock beside it. Both hand over at once,
+# where SQLite's busy handler would poll with sleeps of up to 100 ms. The write
+# transaction then takes SQLite's own lock at BEGIN IMMEDIATE, so a writer that
+# does not queue here (a migration, a script) still excludes the others.
 _sqlite_writer = threading.Lock()
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 
+class _FileLocks:
+    """The open lock file of each database file, opened again in a forked process (a lock
+    belongs to the open file, which a fork would share). Called only under ``_sqlite_writer``,
+    so no other thread of the process holds a lock when a file is opened or closed."""
+
+    KEEP = 4  # a server uses one database; tests use one per test
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._files: dict[str, int] = {}  # database path -> fd, most recently used last
+
+    def fd(self, database: str) -> int:
+        if self._pid != os.getpid():  # a forked child: the parent's files are not its own
+            self._pid, self._files = os.getpid(), {}
+        fd = self._files.pop(database, None)
+        if fd is None:
+            fd = os.open(database + ".writer-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            while len(self._files) >= self.KEEP:
+                os.close(self._files.pop(next(iter(self._files))))
+        self._files[database] = fd
+        return fd
+
+
+_file_locks = _FileLocks()
+
+
+@contextmanager
+def _across_processes(database: str | None) -> Iterator[None]:
+    if not database or database == ":memory:":
+        yield
+        return
+    fd = _file_locks.fd(os.path.abspath(database))
+    fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without holding the GIL
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 @contextmanager
 def _writer(session: Session) -> Iterator[None]:
-    if session.get_bind().dialect.name != "sqlite":
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
         yield
         return
     token = write_intent.set(True)
     try:
-        with _sqlite_writer:
+        with _sqlite_writer, _across_processes(bind.url.database):
             yield
     finally:
         write_intent.reset(token)

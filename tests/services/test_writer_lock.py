@@ -1,0 +1,101 @@
+"""SQLite writers queue across processes on a file lock beside the database (uow._writer).
+
+Each test asks another process whether it can take the lock right now, so no
+test depends on timing.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from app.extensions import db
+from app.services import uow
+
+_PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    print("held")
+else:
+    print("free")
+"""
+
+
+def _another_process_sees(lock_file: str) -> str:
+    return subprocess.run([sys.executable, "-c", _PROBE, lock_file], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+
+
+def test_a_use_case_on_sqlite_holds_the_lock_and_lets_go_after(app):
+    with app.app_context():
+        database = db.engine.url.database
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL writers lock rows, not the database")
+        lock_file = os.path.abspath(database) + ".writer-lock"
+        seen = uow.run_use_case(db.session, lambda: (db.session.execute(text("SELECT 1")),
+                                                     _another_process_sees(lock_file))[1])
+        assert seen == "held"
+        assert _another_process_sees(lock_file) == "free"
+
+
+def test_the_lock_is_released_when_the_use_case_fails(tmp_path):
+    database = str(tmp_path / "x.db")
+    with pytest.raises(RuntimeError):
+        with uow._across_processes(database):
+            assert _another_process_sees(database + ".writer-lock") == "held"
+            raise RuntimeError("the use case failed")
+    assert _another_process_sees(database + ".writer-lock") == "free"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_queues_on_a_lock_file_of_its_own(tmp_path):
+    """gunicorn forks its workers: a lock opened before the fork must not be shared by them."""
+    database = str(tmp_path / "y.db")
+    inherited = uow._file_locks.fd(os.path.abspath(database))  # opened here, before the fork
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child takes the lock and holds it until told to stop
+        try:
+            with uow._across_processes(database):
+                os.write(ready_w, b"1")
+                os.read(done_r, 1)
+        finally:
+            os._exit(0)
+    try:
+        os.read(ready_r, 1)
+        import fcntl
+        with pytest.raises(BlockingIOError):  # the parent's own open file is excluded by the child's lock
+            fcntl.flock(inherited, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.write(done_w, b"1")
+        os.waitpid(pid, 0)
+    assert _another_process_sees(database + ".writer-lock") == "free"
+
+
+def test_no_lock_file_for_an_in_memory_database():
+    with uow._across_processes(":memory:"):
+        pass
+    with uow._across_processes(None):
+        pass
+    assert not os.path.exists(":memory:.writer-lock")
+
+
+def _target(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # the listing's own descriptor, closed by now
+        return ""
+
+
+def test_a_process_keeps_only_a_few_lock_files_open(tmp_path):
+    """The test suite uses a database per test: the lock files of earlier ones are closed."""
+    locks = uow._FileLocks()
+    fds = [locks.fd(str(tmp_path / f"{i}.db")) for i in range(uow._FileLocks.KEEP + 3)]
+    open_here = [target for target in map(_target, os.listdir("/proc/self/fd")) if target.startswith(str(tmp_path))]
+    assert len(open_here) == uow._FileLocks.KEEP
+    assert locks.fd(str(tmp_path / f"{uow._FileLocks.KEEP + 2}.db")) == fds[-1]  # the latest is kept
