@@ -19,7 +19,7 @@ from ..services.blobs import BlobStore
 from ..services.uow import run_use_case
 from .auth import auth_required
 from .cases import _may_read
-from .schemas import LocalDateTime
+from .schemas import LocalDateTime, columns_of
 
 
 class _MultipartParser(FlaskParser):
@@ -126,9 +126,9 @@ class CaseMaterials(MethodView):
         limit = current_app.config["MATERIAL_MAX_BYTES"]
         data = body["file"].stream.read(limit + 1)  # one byte more tells "too large" apart
         store = _store()
-        return run_use_case(db.session, lambda: materials.upload(
+        return run_use_case(db.session, lambda: columns_of(materials.upload(
             db.session, case=case, code=body["code"], filename=body["file"].filename, data=data,
-            actor_id=g.user.id, now=clock.now(), store=store, max_bytes=limit))
+            actor_id=g.user.id, now=clock.now(), store=store, max_bytes=limit)))
 
 
 def _content_disposition(material) -> str:

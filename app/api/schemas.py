@@ -1,9 +1,18 @@
 """marshmallow schemas for the REST API (input validation and output shape)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from marshmallow import EXCLUDE, Schema, fields, validate
+from sqlalchemy import inspect as sa_inspect
 
 from ..services.clock import local
+
+
+def columns_of(row) -> SimpleNamespace:
+    """A row's column values, taken inside the use case: the commit expires the row, and
+    answering from it afterwards would read it again."""
+    return SimpleNamespace(**{attr.key: getattr(row, attr.key) for attr in sa_inspect(row).mapper.column_attrs})
 
 
 class LocalDateTime(fields.DateTime):

@@ -61,9 +61,10 @@ class Task(db.Model):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_inbox", "department_id", "state", "due_at"),
+        # in the inbox's whole sort order, so a page reads only its own rows (no sort of every open task)
+        Index("ix_tasks_inbox", "department_id", "state", "due_at", "created_at", "id"),
         Index("ix_tasks_case", "case_id", "created_at"),
-        Index("ix_tasks_open", "state", "due_at"),  # lights and the managers' inbox, across departments
+        Index("ix_tasks_open", "state", "due_at", "created_at", "id"),  # lights and the managers' inbox
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
@@ -60,10 +60,13 @@ def find_department(session: Session, name_or_code: str) -> Department | None:
         or_(Department.code == name_or_code, Department.name == name_or_code))).scalar_one_or_none()
 
 
+_DEPARTMENTS = select(Department)  # effects and 会签 instances read them: built once
+
+
 def department_lookup(session: Session) -> dict[str, Department]:
     """Every department under both its code and its name."""
     found: dict[str, Department] = {}
-    for dept in session.execute(select(Department)).scalars():
+    for dept in session.execute(_DEPARTMENTS).scalars():
         found[dept.code] = dept
         found[dept.name] = dept
     return found
@@ -183,11 +186,12 @@ _TOKEN_LOOKUP = (
     select(_tokens.revoked_at, _tokens.expires_at, _users.is_active, _users.id, _users.username, _users.name,
            _users.roles_csv, _users.department_id, _departments.code, _departments.name)
     .select_from(ApiToken.__table__.join(User.__table__, _users.id == _tokens.user_id)
-                 .outerjoin(Department.__table__, _departments.id == _users.department_id)))
+                 .outerjoin(Department.__table__, _departments.id == _users.department_id))
+    .where(_tokens.token_hash == bindparam("token_hash")))
 
 
 def user_for_token(session: Session, token: str, now: datetime) -> Actor:
-    row = session.execute(_TOKEN_LOOKUP.where(_tokens.token_hash == _digest(token))).one_or_none()
+    row = session.execute(_TOKEN_LOOKUP, {"token_hash": _digest(token)}).one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.is_active:
         raise NotAuthenticated("未登录或登录已失效")
     _, _, _, user_id, username, name, roles_csv, department_id, dept_code, dept_name = row

@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,13 +17,19 @@ from . import audit, calendar, catalog, deadlines, forms, materials, processes, 
 from .clock import local
 
 
+# Statements run on most requests are built once, with bind parameters: building a select
+# and working out its cache key costs SQLAlchemy more than running it on SQLite.
+_NEW_DAY = {name: insert(CaseCounter).values(day=bindparam("counter_day"), value=0).on_conflict_do_nothing()
+            for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_NEXT_NUMBER = (update(CaseCounter).where(CaseCounter.day == bindparam("counter_day"))
+                .values(value=CaseCounter.value + 1).returning(CaseCounter.value))
+
+
 def next_case_no(session: Session, region_code: str, now: datetime) -> str:
     """统一受理号码: region code + local date + a per-day sequence."""
     day = local(now).strftime("%Y%m%d")
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(CaseCounter).values(day=day, value=0).on_conflict_do_nothing())
-    value = session.execute(update(CaseCounter).where(CaseCounter.day == day)
-                            .values(value=CaseCounter.value + 1).returning(CaseCounter.value)).scalar_one()
+    session.execute(_NEW_DAY[session.get_bind().dialect.name], {"counter_day": day})
+    value = session.execute(_NEXT_NUMBER, {"counter_day": day}).scalar_one()
     return f"{region_code}{day}{value:06d}"
 
 
@@ -58,16 +64,21 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
     return case
 
 
+_CASE_BY_NO = select(Case).where(Case.case_no == bindparam("case_no"))
+_CASE_TASKS = select(Task).where(Task.case_id == bindparam("case_id")).order_by(Task.created_at, Task.id)
+_STATE = select(WorkflowState).where(WorkflowState.case_id == bindparam("case_id"))
+_STATE_FOR_UPDATE = _STATE.with_for_update()
+
+
 def get_case(session: Session, case_no: str) -> Case:
-    case = session.execute(select(Case).where(Case.case_no == case_no)).scalar_one_or_none()
+    case = session.execute(_CASE_BY_NO, {"case_no": case_no}).scalar_one_or_none()
     if case is None:
         raise NotFound(f"办件“{case_no}”不存在")
     return case
 
 
 def case_tasks(session: Session, case_id: int) -> list[Task]:
-    return list(session.execute(select(Task).where(Task.case_id == case_id)
-                                .order_by(Task.created_at, Task.id)).scalars())
+    return list(session.execute(_CASE_TASKS, {"case_id": case_id}).scalars())
 
 
 def department_has_task(session: Session, case_id: int, department_id: int | None) -> bool:
@@ -92,10 +103,7 @@ def list_cases(session: Session, *, status: str | None = None, process_key: str 
 
 
 def state_of(session: Session, case_id: int, *, for_update: bool) -> WorkflowState:
-    query = select(WorkflowState).where(WorkflowState.case_id == case_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.execute(query).scalar_one()
+    return session.execute(_STATE_FOR_UPDATE if for_update else _STATE, {"case_id": case_id}).scalar_one()
 
 
 def history(session: Session, case_id: int) -> list[tuple[AuditEvent, str | None]]:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import filetype
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -146,9 +146,18 @@ def _catalog_item(session: Session, case: Case, code: str) -> dict[str, Any]:
     raise InvalidInput(f"材料编码“{code}”不在本事项的材料目录中", {"code": [f"未知的材料编码 {code}"]})
 
 
+# run on every upload, checklist or new case, so built once (see cases.py)
+_LATEST_VERSION = select(func.max(Material.version)).where(Material.case_id == bindparam("case_id"),
+                                                          Material.code == bindparam("code"))
+_FRESH_CASE = select(Case).where(Case.id == bindparam("case_id")).execution_options(populate_existing=True)
+_CODES = select(Material.code).where(Material.case_id == bindparam("case_id"))
+_CERTIFICATES = select(Certificate).where(Certificate.id.in_(bindparam("ids", expanding=True)))
+_CASE_MATERIALS = (select(Material).where(Material.case_id == bindparam("case_id"))
+                   .order_by(Material.code, Material.version))
+
+
 def _next_version(session: Session, case_id: int, code: str) -> int:
-    latest = session.execute(select(func.max(Material.version))
-                             .where(Material.case_id == case_id, Material.code == code)).scalar()
+    latest = session.execute(_LATEST_VERSION, {"case_id": case_id, "code": code}).scalar()
     return (latest or 0) + 1
 
 
@@ -163,7 +172,7 @@ def upload(session: Session, *, case: Case, code: str, filename: str | None, dat
     """
     case_id = sa_inspect(case).identity[0]  # its key, without reloading a case read before this transaction
     cases.state_of(session, case_id, for_update=True)  # the audit chain needs the case lock
-    case = session.get(Case, case_id, populate_existing=True)
+    case = session.execute(_FRESH_CASE, {"case_id": case_id}).scalar_one()
     _require_running(case)
     item = _catalog_item(session, case, code)
     _check_size(data, max_bytes)
@@ -215,7 +224,7 @@ def attach_certificates(session: Session, case: Case, catalog: dict[str, Any] | 
     found = _valid_certificates(session, case, {item["licence_type"] for item in wanted}, now)
     if not found:
         return []
-    present = set(session.execute(select(Material.code).where(Material.case_id == case.id)).scalars())
+    present = set(session.execute(_CODES, {"case_id": case.id}).scalars())
     attached = []
     for item in wanted:
         cert = found.get(item["licence_type"])
@@ -239,8 +248,7 @@ def attach_certificates(session: Session, case: Case, catalog: dict[str, Any] | 
 def case_materials(session: Session, case_id: int) -> dict[str, list[Material]]:
     """Every version of every material of a case, by code, oldest first."""
     by_code: dict[str, list[Material]] = {}
-    query = select(Material).where(Material.case_id == case_id).order_by(Material.code, Material.version)
-    for row in session.execute(query).scalars():
+    for row in session.execute(_CASE_MATERIALS, {"case_id": case_id}).scalars():
         by_code.setdefault(row.code, []).append(row)
     return by_code
 
@@ -248,7 +256,7 @@ def case_materials(session: Session, case_id: int) -> dict[str, list[Material]]:
 def _certificates(session: Session, ids: set[int]) -> dict[int, Certificate]:
     if not ids:
         return {}
-    return {c.id: c for c in session.execute(select(Certificate).where(Certificate.id.in_(sorted(ids)))).scalars()}
+    return {c.id: c for c in session.execute(_CERTIFICATES, {"ids": sorted(ids)}).scalars()}
 
 
 def _status(latest: Material | None, certs: dict[int, Certificate]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput, NotFound
@@ -56,6 +56,11 @@ def normalise_items(value: Any) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
+# run by every notice an effect issues, so built once (see cases.py)
+_ISSUED = select(func.count()).select_from(Notice).where(Notice.case_id == bindparam("case_id"),
+                                                         Notice.kind == bindparam("kind"))
+
+
 def issue(session: Session, case: Case, *, kind: str, service_name: str, items: Any = None,
           now: datetime, element_id: str | None = None, extra: dict[str, Any] | None = None) -> Notice:
     """Render and store one notice; its number is unique (kind prefix, case number, sequence)."""
@@ -63,8 +68,7 @@ def issue(session: Session, case: Case, *, kind: str, service_name: str, items: 
         raise InvalidInput(f"未知的文书类型“{kind}”")
     title, prefix = KINDS[kind]
     listed = normalise_items(items)
-    count = session.execute(select(func.count()).select_from(Notice)
-                            .where(Notice.case_id == case.id, Notice.kind == kind)).scalar_one()
+    count = session.execute(_ISSUED, {"case_id": case.id, "kind": kind}).scalar_one()
     number = f"{prefix}字〔{local(now).year}〕{case.case_no}-{count + 1}"
     context = {"deemed": False, "accepted_at": case.accepted_at, "promised": case.deadline,
                "statutory": case.statutory_deadline, "due": None, "delivery": "", "consequence": "",

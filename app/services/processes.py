@@ -7,7 +7,7 @@ from typing import Any
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from .. import engine
@@ -138,9 +138,12 @@ def deploy_folder(session: Session, folder: Path, *, actor_id: int | None, now: 
     return deployed
 
 
+_LATEST = (select(ProcessDefinition).where(ProcessDefinition.key == bindparam("key"))
+           .order_by(ProcessDefinition.version.desc()).limit(1))  # every new case reads it: built once
+
+
 def latest(session: Session, key: str) -> ProcessDefinition | None:
-    return session.execute(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                           .order_by(ProcessDefinition.version.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(_LATEST, {"key": key}).scalar_one_or_none()
 
 
 def latest_versions(session: Session) -> list[ProcessDefinition]:

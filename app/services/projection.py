@@ -6,7 +6,7 @@ from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from .. import engine
@@ -51,18 +51,26 @@ def _keep_after_commit(session: Session, case: Case, state_row: WorkflowState, t
     uow.after_commit(session, prepare)
 
 
+# run on every step, so built once (see cases.py)
+_TASK_STATES = select(Task.id, Task.state).where(Task.case_id == bindparam("case_id"))
+_WAITING_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Timer.fired_at.is_(None))
+
+
 def sync_tasks(session: Session, case: Case, result: engine.StepResult,
                lane_departments: dict[str, int], now: datetime,
                due_for: DueFunction | None = None) -> list[Task]:
     """Upsert task rows; returns the tasks that became ready in this step."""
     with session.no_autoflush:  # the case's own changes are flushed once, later
-        known = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id)).scalars()}
+        # states only, not whole rows: a step changes few of them
+        known = dict(session.execute(_TASK_STATES, {"case_id": case.id}).all())
+    known.update((t.id, t.state) for t in session.identity_map.values()  # as changed in this use case
+                 if isinstance(t, Task) and t.case_id == case.id and t.id in known)
     new_ready: list[Task] = []
     dropped: list[str] = []
     named: dict[str, Any] | None = None  # departments by name and code, read once if a diagram names one
     for snap in result.tasks:
-        row = known.get(snap.task_id)
-        if row is None:
+        stored = known.get(snap.task_id)
+        if stored is None:
             if snap.state == "cancelled":
                 continue  # predicted but never offered to anybody
             lane, department_id = snap.lane, lane_departments.get(snap.lane or "")
@@ -78,7 +86,8 @@ def sync_tasks(session: Session, case: Case, result: engine.StepResult,
             session.add(row)
             if snap.state == "ready":
                 new_ready.append(row)
-        elif row.state != snap.state and row.state != "completed":
+        elif stored != snap.state and stored != "completed":
+            row = session.get(Task, snap.task_id)  # no query when this use case has loaded it
             if snap.state == "cancelled":
                 dropped.append(row.id)
             row.state = snap.state
@@ -94,9 +103,8 @@ def sync_timers(session: Session, case: Case, result: engine.StepResult) -> None
         return  # no timer before the step and none after it: the case has no timer rows to change
     waiting = {t.task_id: t for t in result.timers}
     with session.no_autoflush:  # the step's other changes are flushed once, later
-        rows = {t.id: t for t in session.execute(
-            select(Timer).where(Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars()
-            if t.fired_at is None}  # marked fired in this step, not yet flushed: keep it as fired
+        rows = {t.id: t for t in session.execute(_WAITING_TIMERS, {"case_id": case.id}).scalars()
+                if t.fired_at is None}  # marked fired in this step, not yet flushed: keep it as fired
     for task_id, row in rows.items():
         if task_id not in waiting:
             session.delete(row)  # fired or cancelled by the engine

@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -47,15 +47,21 @@ def open_rows(session: Session, task_id: str) -> list[TaskSign]:
                                 .order_by(TaskSign.position)).scalars())
 
 
+_OPEN_KIND = (select(TaskSign.kind).where(TaskSign.task_id == bindparam("task_id"),
+                                          TaskSign.status.in_(OPEN_SIGN_STATUSES))
+              .order_by(TaskSign.position).limit(1))
+
+
 def check_no_open_sign(session: Session, task: Task, action: str = "办结") -> None:
     """Called before an engine task is completed or changes hands: an open round of 加签 holds it.
     (On every completion, so one plain column is read, not the round's rows.)"""
-    kind = session.execute(select(TaskSign.kind).where(TaskSign.task_id == task.id,
-                                                       TaskSign.status.in_(OPEN_SIGN_STATUSES))
-                           .order_by(TaskSign.position).limit(1)).scalar()
+    kind = session.execute(_OPEN_KIND, {"task_id": task.id}).scalar()
     if kind is not None:
-        word = SIGN_KINDS[kind]
-        raise Conflict(f"任务正在{word}中，须等加签人审批完成后才能{action}")
+        refuse_open_sign(kind, action)
+
+
+def refuse_open_sign(kind: str, action: str = "办结") -> None:
+    raise Conflict(f"任务正在{SIGN_KINDS[kind]}中，须等加签人审批完成后才能{action}")
 
 
 def _signers(session: Session, user: Actor, user_ids: Any) -> list[User]:

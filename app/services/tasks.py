@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from ..models import Case, Task, WorkflowState
+from ..models import OPEN_SIGN_STATUSES, Case, Task, TaskSign, WorkflowState
 from .accounts import Actor
 from . import audit, calendar, cases, catalog, deadlines, forms, intake, processes, projection, uow
 
@@ -19,20 +19,35 @@ _INBOX_COLUMNS = (Task.id, Task.name, Task.element_id, Task.lane, Task.state, Ta
                   Task.due_at, Task.completed_at, Task.completed_by_id, Case.case_no)
 
 
+def _inbox_statement(department: bool, state: bool):
+    query = select(*_INBOX_COLUMNS).join(Case, Case.id == Task.case_id)
+    if department:
+        query = query.where(Task.department_id == bindparam("department_id"))
+    if state:
+        query = query.where(Task.state == bindparam("state"))
+    # NULLS LAST matches the (department_id, state, due_at, created_at, id) index order on PostgreSQL
+    return (query.order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+# every inbox request runs one of these: built once (see cases.py)
+_INBOX = {(department, state): _inbox_statement(department, state)
+          for department in (False, True) for state in (False, True)}
+
+
 def inbox(session: Session, user: Actor, *, state: str | None = "ready", limit: int = 100,
           offset: int = 0) -> list:
     """Tasks the user may work, soonest deadline first: rows with the task's listed columns and
     its ``case_no`` (plain columns: a page of 100 builds no ORM objects and decodes no task data)."""
-    query = select(*_INBOX_COLUMNS).join(Case, Case.id == Task.case_id)
-    if not user.has_role("admin", "manager"):
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    everyone = user.has_role("admin", "manager")
+    if not everyone:
         if user.department_id is None:
             return []
-        query = query.where(Task.department_id == user.department_id)
+        params["department_id"] = user.department_id
     if state:
-        query = query.where(Task.state == state)
-    # NULLS LAST matches the (department_id, state, due_at) index order on PostgreSQL
-    query = query.order_by(Task.due_at.asc().nulls_last(), Task.created_at, Task.id)
-    return session.execute(query.limit(limit).offset(offset)).all()
+        params["state"] = state
+    return session.execute(_INBOX[(not everyone, bool(state))], params).all()
 
 
 INBOX_VIEWS = ("department", "mine")
@@ -55,7 +70,7 @@ def inbox_rows(session: Session, user: Actor, *, view: str = "department", proce
     elif not user.has_role("admin", "manager"):
         if user.department_id is None:
             return []
-        # ix_tasks_inbox (department_id, state, due_at)
+        # ix_tasks_inbox (department_id, state, due_at, created_at, id)
         query = query.where(Task.department_id == user.department_id,
                             or_(Task.assignee_id.is_(None), Task.assignee_id == user.id))
     if process_key:
@@ -113,15 +128,33 @@ def lock_task(session: Session, task_id: str) -> tuple[Task, Case]:
     return _task_and_case(session, task_id)
 
 
-def _task_and_case(session: Session, task_id: str) -> tuple[Task, Case]:
-    """The task and its case in one query, read fresh from the database."""
-    row = session.execute(select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == task_id)
-                          .execution_options(populate_existing=True)).one_or_none()
+# Read on every task action, so built once (see cases.py). Each reads its rows fresh.
+_TASK_AND_CASE = (select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == bindparam("task_id"))
+                  .execution_options(populate_existing=True))
+# the kind of the task's open 加签 round (None: no round holds it)
+_OPEN_SIGN_KIND = (select(TaskSign.kind).where(TaskSign.task_id == Task.id, TaskSign.status.in_(OPEN_SIGN_STATUSES))
+                   .order_by(TaskSign.position).limit(1).correlate(Task).scalar_subquery())
+_FOR_STEP = _TASK_AND_CASE.add_columns(_OPEN_SIGN_KIND)
+_FOR_STEP_WITH_STATE = (_FOR_STEP.add_columns(WorkflowState)
+                        .join(WorkflowState, WorkflowState.case_id == Task.case_id))
+
+
+def _read_task(session: Session, statement, task_id: str) -> tuple:
+    row = session.execute(statement, {"task_id": task_id}).one_or_none()
     if row is None:
         raise NotFound("任务不存在")
-    task, case = row
-    set_committed_value(task, "case", case)  # task.case works without a query, and keeps the case loaded
-    return task, case
+    set_committed_value(row[0], "case", row[1])  # task.case works without a query, and keeps the case loaded
+    return tuple(row)
+
+
+def _task_and_case(session: Session, task_id: str) -> tuple[Task, Case]:
+    """The task and its case in one query, read fresh from the database."""
+    return _read_task(session, _TASK_AND_CASE, task_id)
+
+
+def _task_for_step(session: Session, task_id: str, *, with_state: bool) -> tuple:
+    """(task, case, open 加签 kind[, workflow state]) in one query, read fresh."""
+    return _read_task(session, _FOR_STEP_WITH_STATE if with_state else _FOR_STEP, task_id)
 
 
 def _serialized(session: Session) -> bool:
@@ -129,30 +162,40 @@ def _serialized(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite" and uow.write_intent.get()
 
 
-def lock_for_step(session: Session, task_id: str, user: Actor) -> tuple[Task, Case, WorkflowState]:
-    """The task, its case and the case's workflow state, locked for a step by ``user``."""
-    task, case = _task_and_case(session, task_id)
+def _check_step(user: Actor, task: Task, sign_kind: str | None) -> None:
     if not may_work(user, task):
         raise Forbidden("该任务不属于您的部门")
     if task.state != "ready":
         raise Conflict("任务已办理或已取消")
     check_may_complete(user, task)
+    if sign_kind is not None:
+        from . import signing  # signing imports this module
+        signing.refuse_open_sign(sign_kind)
+
+
+def lock_for_step(session: Session, task_id: str, user: Actor) -> tuple[Task, Case, WorkflowState]:
+    """The task, its case and the case's workflow state, locked for a step by ``user``.
+
+    Refused unless the user may complete the task now (department, state, claim,
+    delegation, and no open 加签 round holding it).
+    """
+    if _serialized(session):  # nobody else writes: the task, case and state in one read
+        task, case, sign_kind, state_row = _task_for_step(session, task_id, with_state=True)
+        _check_step(user, task, sign_kind)
+        return task, case, state_row
+    task, case = _task_and_case(session, task_id)
+    _check_step(user, task, None)
     # lock the workflow state (a row lock on PostgreSQL), then read the task and
     # case again, so a parallel branch that committed meanwhile is never overwritten
     state_row = cases.state_of(session, task.case_id, for_update=True)
-    if not _serialized(session):
-        task, case = _task_and_case(session, task_id)
-        # a claim, hand-over or delegation may have committed meanwhile: check again under the lock
-        if task.state != "ready":
-            raise Conflict("任务已办理或已取消")
-        check_may_complete(user, task)
+    # a claim, hand-over, delegation or 加签 may have committed meanwhile: check again under the lock
+    task, case, sign_kind = _task_for_step(session, task_id, with_state=False)
+    _check_step(user, task, sign_kind)
     return task, case, state_row
 
 
 def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
     task, case, state_row = lock_for_step(session, task_id, user)
-    from . import signing  # 加签: an open round holds the task (imported here: signing imports this module)
-    signing.check_no_open_sign(session, task)
     definition = processes.deployed(session, case.process_definition_id)
     clean = forms.validate_data(forms.for_definition(session, definition, task.form_key), data)
     facts = intake.check(session, case, definition.catalog, task.element_id, clean)
