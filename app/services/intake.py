@@ -18,6 +18,7 @@ Field names are a convention of intake forms (see processes/README.md):
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -42,6 +43,14 @@ def _codes(value: Any) -> list[str]:
 def check(session: Session, case: Case, catalog: dict[str, Any] | None, element_id: str,
           data: dict[str, Any]) -> dict[str, Any]:
     """Validate an intake decision; returns facts for the diagram (nothing when not the intake task)."""
+    return decide(catalog, element_id, data, lambda: materials.missing_required(session, case, catalog))
+
+
+def decide(catalog: dict[str, Any] | None, element_id: str, data: dict[str, Any],
+           missing_required: Callable[[], list[dict[str, Any]]] = list) -> dict[str, Any]:
+    """The rules of :func:`check` on their own: ``missing_required`` gives the required catalog
+    materials the case lacks (asked only for a decision that accepts the case). The scenario
+    runner calls this with none missing, so a test run is held to the window's rules."""
     if not catalog or catalog.get("intake_task") != element_id:
         return {}
     by_code = {m["code"]: m for m in materials.catalog_materials(catalog)}
@@ -66,13 +75,13 @@ def check(session: Session, case: Case, catalog: dict[str, Any] | None, element_
         errors["correction_items"] = ["补正须一次性列明全部需要补正的内容"]
     complete_decisions = catalog.get("intake_requires_complete", DEFAULT_COMPLETE_DECISIONS)
     if decision in complete_decisions:
-        missing = [m["name"] for m in materials.missing_required(session, case, catalog)
+        missing = [m["name"] for m in missing_required()
                    if m["code"] not in deficient and m["code"] not in committed]
         if missing:
             errors["materials"] = [f"材料不齐全，缺少：{'、'.join(missing)}。请选择补正并一次性告知，或对次要材料容缺受理"]
     if errors:
         raise InvalidInput("受理审查未通过", errors)
-    supplement = [int(by_code[c].get("supplement_workdays", DEFAULT_SUPPLEMENT_WORKDAYS)) for c in deficient]
+    supplement = [by_code[c]["supplement_workdays"] or DEFAULT_SUPPLEMENT_WORKDAYS for c in deficient]
     return {
         "deficiency_materials": deficient,
         "commitment_materials": committed,

@@ -38,7 +38,7 @@ def _norm_type(ext: str) -> str:
 def _new_row(item: dict[str, Any]) -> dict[str, Any]:
     return {"code": item["code"], "name": item["name"], "required": False,
             "deficiency_allowed": True, "commitment_allowed": True, "licence_type": None,
-            "file_types": [], "matters": [], "departments": []}
+            "supplement_workdays": None, "file_types": [], "matters": [], "departments": []}
 
 
 def applicable_matters(catalog: dict[str, Any] | None, data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -55,6 +55,7 @@ def catalog_materials(catalog: dict[str, Any] | None, data: dict[str, Any] | Non
 
     ``required`` is true if any matter requires it (a material listed without the key is
     required); 容缺 and 告知承诺 are allowed only if every matter listing it allows them;
+    ``supplement_workdays`` (its 容缺 deadline) is the shortest any of them sets;
     ``file_types`` is the union; ``matters`` and ``departments`` say who needs it.
     """
     merged: dict[str, dict[str, Any]] = {}
@@ -67,6 +68,9 @@ def catalog_materials(catalog: dict[str, Any] | None, data: dict[str, Any] | Non
             row["deficiency_allowed"] = row["deficiency_allowed"] and bool(item.get("deficiency_allowed", False))
             row["commitment_allowed"] = row["commitment_allowed"] and bool(item.get("commitment_allowed", False))
             row["licence_type"] = row["licence_type"] or item.get("licence_type")
+            if item.get("supplement_workdays") is not None:  # the shortest 容缺 deadline of the matters
+                days = int(item["supplement_workdays"])
+                row["supplement_workdays"] = min(days, row["supplement_workdays"] or days)
             for ext in item.get("file_types") or ():
                 if _norm_type(ext) not in row["file_types"]:
                     row["file_types"].append(_norm_type(ext))

@@ -197,36 +197,6 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def intake_facts(catalog: dict[str, Any] | None, element_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """What the window's completeness check hands the diagram (intake.check), every material uploaded."""
-    if not catalog or catalog.get("intake_task") != element_id:
-        return {}
-    by_code = {m["code"]: m for matter in catalog.get("matters", []) for m in matter.get("materials", [])}
-    deficient = intake._codes(data.get("deficiency_materials"))
-    committed = intake._codes(data.get("commitment_materials"))
-    unknown = [c for c in deficient + committed if c not in by_code]
-    if unknown:
-        raise InvalidInput(f"事项目录中没有材料：{'、'.join(unknown)}", {"materials": unknown})
-    errors: dict[str, list[str]] = {}
-    if any(not by_code[c].get("deficiency_allowed") for c in deficient):
-        errors["deficiency_materials"] = ["主要材料不能容缺"]
-    if any(not by_code[c].get("commitment_allowed") for c in committed):
-        errors["commitment_materials"] = ["所列材料不适用告知承诺"]
-    if (deficient or committed) and data.get("commitment_signed") is not True:
-        errors["commitment_signed"] = ["容缺受理或告知承诺须由申请人签署承诺书"]
-    if data.get("intake_result") == "deficiency" and not deficient:
-        errors["deficiency_materials"] = ["容缺受理须列明暂缺的材料"]
-    if data.get("intake_result") == "correct" and not str(data.get("correction_items") or "").strip():
-        errors["correction_items"] = ["补正须一次性列明全部需要补正的内容"]
-    if errors:
-        raise InvalidInput("受理审查未通过", errors)
-    supplement = [int(by_code[c].get("supplement_workdays", intake.DEFAULT_SUPPLEMENT_WORKDAYS)) for c in deficient]
-    return {"deficiency_materials": deficient, "commitment_materials": committed,
-            "deficiency_workdays": min(supplement) if supplement else intake.DEFAULT_SUPPLEMENT_WORKDAYS,
-            "commitment_used": bool(committed),
-            "post_check_workdays": int(catalog.get("post_check_workdays", intake.DEFAULT_POST_CHECK_WORKDAYS))}
-
-
 def _validate(target: Target, form_key: str | None, data: dict[str, Any]) -> dict[str, Any]:
     schema = target.forms.get(form_key) if form_key else None
     if form_key and schema is None:
@@ -258,7 +228,7 @@ def complete(run: Run, step: dict[str, Any]) -> None:
         if run.view.status != "running":
             break
         clean = _validate(run.target, snap.form_key, step.get("data") or {})
-        facts = intake_facts(run.target.catalog, snap.element_id, clean)
+        facts = intake.decide(run.target.catalog, snap.element_id, clean)  # every material uploaded
         try:
             run.engine_call(run.sim.complete, snap.task_id, {**clean, **facts})
         except (engine.TaskNotReady, engine.UnknownTask):

@@ -317,3 +317,20 @@ def test_the_checklist_lists_only_the_matters_the_applicant_chose(api, clerk):
     chosen = {m["code"] for m in clerk.get(f"/api/v1/cases/{licence_only}/materials").body}
     assert "M010" in everything and "M010" not in chosen  # 营业执照 is asked only for seals and the bank
     assert chosen == set(REQUIRED)
+
+
+def test_a_missing_material_gets_the_catalogs_supplement_deadline():
+    """容缺: the diagram's timer counts the shortest supplement_workdays of the missing materials
+    (processes/README.md), not the default, at the window as in a scenario run."""
+    from app.services import intake
+    catalog = {"intake_task": "task_intake", "matters": [
+        {"code": "A", "name": "甲", "materials": [
+            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 8},
+            {"code": "M2", "name": "章程", "deficiency_allowed": True}]},
+        {"code": "B", "name": "乙", "materials": [
+            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 12}]}]}
+    decision = {"intake_result": "deficiency", "commitment_signed": True}
+    facts = intake.decide(catalog, "task_intake", {**decision, "deficiency_materials": ["M1"]})
+    assert facts["deficiency_workdays"] == 8
+    facts = intake.decide(catalog, "task_intake", {**decision, "deficiency_materials": ["M2"]})
+    assert facts["deficiency_workdays"] == intake.DEFAULT_SUPPLEMENT_WORKDAYS

@@ -83,12 +83,15 @@ def test_catalog_materials_are_merged_by_code():
     catalog = {"matters": [
         {"code": "A", "name": "甲", "department": "公安局",
          "materials": [{"code": "M1", "name": "执照", "required": False, "deficiency_allowed": True,
-                        "file_types": ["PDF"]}]},
+                        "file_types": ["PDF"], "supplement_workdays": 7}]},
         {"code": "B", "name": "乙", "department": "银行",
          "materials": [{"code": "M1", "name": "执照", "required": True, "licence_type": "business_licence",
-                        "file_types": ["jpeg", "pdf"]}]}]}
-    [row] = materials.catalog_materials(catalog)
+                        "file_types": ["jpeg", "pdf"], "supplement_workdays": 3}]},
+        {"code": "C", "name": "丙", "department": "税务局",
+         "materials": [{"code": "M2", "name": "章程"}]}]}
+    row, other = materials.catalog_materials(catalog)
     assert row["required"] is True and row["deficiency_allowed"] is False  # the stricter matter wins
+    assert row["supplement_workdays"] == 3 and other["supplement_workdays"] is None  # the shortest, or unset
     assert row["file_types"] == ["pdf", "jpg"] and row["licence_type"] == "business_licence"
     assert row["departments"] == ["公安局", "银行"] and [m["code"] for m in row["matters"]] == ["A", "B"]
     assert materials.catalog_materials(None) == [] and materials.catalog_materials({"matters": []}) == []

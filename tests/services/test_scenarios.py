@@ -2,6 +2,8 @@
 so a broken diagram fails the suite. Plus the runner's own rules (clock, timers, errors) on real diagrams."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -178,3 +180,25 @@ def test_a_malformed_scenario_is_refused_with_every_problem(raw, problem):
 def test_advancing_the_clock_follows_the_legal_calendar(startup, advance, clock):
     result = _run(startup, [{"advance": advance}])
     assert result["finished_at"] == clock and result["error"] is None
+
+
+def _with_strict_copy_first(target):
+    """The catalog with 住所使用证明 (M004, 容缺 allowed) also asked by a matter listed first that
+    does not allow it to be missing: the material then cannot be missing at all (一套材料)."""
+    catalog = copy.deepcopy(target.catalog)
+    strict = {"code": "410600-TEST-001", "name": "测试事项", "department": "市场监管局", "task": "task_register",
+              "materials": [{"code": "M004", "name": "住所使用证明", "required": True, "deficiency_allowed": False}]}
+    catalog["matters"].insert(0, strict)
+    return dataclasses.replace(target, catalog=catalog)
+
+
+def test_a_scenario_is_held_to_the_windows_intake_rules(startup):
+    """The runner decides intake with the window's own rules (intake.decide): a material that one of
+    its matters requires in full cannot be 容缺, wherever that matter stands in the catalog."""
+    steps = [{"complete": "task_intake", "data": {"intake_result": "deficiency", "deficiency_materials": ["M004"],
+                                                  "commitment_signed": True}}]
+    assert _run(startup, steps)["error"] is None  # as the catalog ships, M004 may be missing
+    result = _run(_with_strict_copy_first(startup), steps)
+    assert result["error"]["step"] == 1 and "受理审查未通过" in result["error"]["message"]
+    accept = [{"complete": "task_intake", "data": {"intake_result": "accept"}}]
+    assert _run(_with_strict_copy_first(startup), accept)["error"] is None  # the changed catalog still runs
