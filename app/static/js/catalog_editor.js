@@ -147,23 +147,17 @@
   }
 
   async function send(payload) {
-    var meta = document.querySelector('meta[name="csrf-token"]');
     payload.revision = revision || null;
     try {
-      var resp = await fetch((form || yamlForm).getAttribute("data-save-url"), {
-        method: "PUT", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "Accept": "application/json",
-                  "X-CSRFToken": meta ? meta.getAttribute("content") : ""},
-        body: JSON.stringify(payload)
-      });
-      var body = await resp.json().catch(function () { return {message: "服务器返回了无法识别的内容"}; });
-      if (resp.ok) {
+      var reply = await BinglianRequest.send("PUT", (form || yamlForm).getAttribute("data-save-url"), payload);
+      var body = reply.body;
+      if (reply.ok) {
         revision = body.revision;
         document.getElementById("catalog-yaml-text").value = body.catalog_yaml || "";
         document.getElementById("draft-state").textContent = "草稿第 " + body.revision + " 次保存 · " + (body.updated_by || "");
       }
-      report(body, resp.ok);
-      return resp.ok;
+      report(body, reply.ok);
+      return reply.ok;
     } catch (err) {
       report({message: "网络错误，请检查连接后重试"}, false);
       return false;

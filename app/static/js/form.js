@@ -1,4 +1,4 @@
-/* Mount a form-js form and submit it as JSON (with the page's CSRF token).
+/* Mount a form-js form and submit it as JSON (with the page's CSRF token, through request.js).
  *
  * Markup:
  *   <div class="js-form" data-schema="…json…" data-values="…json…" data-submit-url="/x" data-redirect="/y"
@@ -9,11 +9,6 @@
  */
 (function () {
   "use strict";
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
 
   function showProblems(box, body) {
     if (!box) { return; }
@@ -38,17 +33,7 @@
   }
 
   function post(url, payload, idempotencyKey) {
-    var headers = {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken()};
-    if (idempotencyKey) { headers["Idempotency-Key"] = idempotencyKey; }
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: headers,
-      body: JSON.stringify(payload)
-    }).then(function (resp) {
-      return resp.json().catch(function () { return {message: "服务器返回了无法识别的内容"}; })
-        .then(function (body) { return {ok: resp.ok, body: body}; });
-    });
+    return BinglianRequest.send("POST", url, payload, idempotencyKey ? {"Idempotency-Key": idempotencyKey} : {});
   }
 
   async function mount(container) {

@@ -14,11 +14,6 @@
   var editor = null;
   var busy = false;
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-
   function report(message, problems, ok) {
     result.textContent = "";
     var title = document.createElement("p");
@@ -42,13 +37,10 @@
     if (busy || !editor) { return; }
     busy = true;
     try {
-      var resp = await fetch(box.getAttribute("data-save-url"), {
-        method: "PUT", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken()},
-        body: JSON.stringify({schema: editor.saveSchema(), revision: revision || null})
-      });
-      var body = await resp.json().catch(function () { return {message: "服务器返回了无法识别的内容"}; });
-      if (!resp.ok) { report(body.message || "保存失败", body.errors, false); return; }
+      var reply = await BinglianRequest.send("PUT", box.getAttribute("data-save-url"),
+                                             {schema: editor.saveSchema(), revision: revision || null});
+      var body = reply.body;
+      if (!reply.ok) { report(body.message || "保存失败", body.errors, false); return; }
       revision = body.revision;
       document.getElementById("draft-state").textContent = "草稿第 " + revision + " 次保存 · " + (body.updated_by || "");
       var open = (body.bpmn_problems || []).length;

@@ -20,21 +20,7 @@
     statusBox.className = kind || "hint";
   }
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") : "";
-  }
-
-  function send(method, url, payload) {
-    return fetch(url, {
-      method: method, credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken()},
-      body: payload === undefined ? undefined : JSON.stringify(payload)
-    }).then(function (resp) {
-      return resp.json().catch(function () { return {message: "服务器返回了无法识别的内容"}; })
-        .then(function (body) { return {ok: resp.ok, status: resp.status, body: body}; });
-    });
-  }
+  var send = BinglianRequest.send;
 
   function clearProblems() {
     var overlays = modeler.get("overlays");
