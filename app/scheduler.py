@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from .extensions import db
-from .services import clock, reports_weekly, supervision, timers
+from .services import clock, idempotency, reports_weekly, supervision, timers
 from .services.uow import run_use_case
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,20 @@ def scan_supervision(app: Flask) -> int:
     return written
 
 
+def forget_idempotency_keys(app: Flask) -> int:
+    """Idempotency-Keys of new cases are kept IDEMPOTENCY_KEEP_DAYS, in real elapsed time (a
+    retry window, not a legal deadline)."""
+    with app.app_context():
+        try:
+            cutoff = clock.now() - timedelta(days=app.config["IDEMPOTENCY_KEEP_DAYS"])
+            forgotten = run_use_case(db.session, lambda: idempotency.forget_before(db.session, cutoff))
+        finally:
+            db.session.remove()
+    if forgotten:
+        log.info("forgot %s idempotency keys sent before %s", forgotten, cutoff.isoformat())
+    return forgotten
+
+
 def build_weekly_report(app: Flask) -> date:
     """周通报: every Monday, the report of the week that just ended. Safe to re-run and to run in several
     scheduler processes: a stored report of the whole week is kept (the unique week_start decides)."""
@@ -66,6 +80,8 @@ def init_scheduler(app: Flask) -> BackgroundScheduler:
                       max_instances=1, coalesce=True)
     scheduler.add_job(build_weekly_report, "cron", day_of_week="mon", hour=1, minute=0, args=[app],
                       id="weekly_report", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+    scheduler.add_job(forget_idempotency_keys, "interval", hours=6, args=[app], id="forget_idempotency_keys",
+                      max_instances=1, coalesce=True)
     # a Monday missed while no scheduler ran: built at start (a no-op when the report is there)
     scheduler.add_job(build_weekly_report, "date", args=[app], id="weekly_report_catch_up")
     scheduler.start()

@@ -3,7 +3,9 @@
 A window client that loses the answer to "start this case" (a dropped connection,
 a worker killed after the commit) cannot know whether the case exists. Sent again
 with the same key, the request returns the case the first one started; nothing is
-written twice. Keys belong to the user who sent them and are kept with the case.
+written twice. Keys belong to the user who sent them and are kept with the case for
+``IDEMPOTENCY_KEEP_DAYS`` (7 days by default; a scheduler job forgets older ones), after
+which the same key starts a new case: a retry comes seconds or minutes later, never days.
 A key sent again with a different application is refused (422), as the IETF
 idempotency-key draft recommends.
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +43,11 @@ def request_hash(payload: Any) -> str:
     """The application as sent, in a canonical form: the same request gives the same hash."""
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def forget_before(session: Session, cutoff: datetime) -> int:
+    """Forget the keys sent before ``cutoff``; returns how many."""
+    return session.execute(delete(CaseRequest).where(CaseRequest.created_at < cutoff)).rowcount
 
 
 def _earlier(session: Session, user_id: int, key: str, digest: str) -> Case | None:

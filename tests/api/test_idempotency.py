@@ -102,3 +102,23 @@ def test_two_tries_at_the_same_instant_start_one_case(live_server, database_url)
             assert conn.execute(text("SELECT count(*) FROM case_requests")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_keys_are_forgotten_after_the_keep_period_and_then_start_a_new_case(app, api):
+    from datetime import timedelta
+    from app.scheduler import forget_idempotency_keys
+    assert deploy(api, DEMO_XML).status_code == 201
+    clerk = api.as_user("window_clerk")
+    old, recent = _start(clerk, "old-key").body["case_no"], _start(clerk, "recent-key").body["case_no"]
+    keep = timedelta(days=app.config["IDEMPOTENCY_KEEP_DAYS"])
+    row = db.session.get(CaseRequest, (db.session.scalar(select(Case.created_by_id).where(Case.case_no == old)),
+                                       "old-key"))
+    row.created_at = row.created_at - keep - timedelta(minutes=1)
+    db.session.commit()
+    assert forget_idempotency_keys(app) == 1
+    assert db.session.scalar(select(func.count()).select_from(CaseRequest)) == 1
+    again = _start(clerk, "old-key")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers and again.body["case_no"] != old
+    replayed = _start(clerk, "recent-key")
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.body["case_no"] == recent
+    assert forget_idempotency_keys(app) == 0
