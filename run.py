@@ -12,6 +12,7 @@ process, ``run.py --scheduler-only --no-setup`` (see app/serving.py).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -67,14 +68,21 @@ def _banner(app, workers: int) -> list[str]:
             f"服务进程：{workers} 个（{server}，每个 {threads} 个线程）"]
 
 
-def scheduler_only(app) -> None:
+def scheduler_only(app, child: bool = False) -> None:
+    """The timer scheduler alone; as the child of a multi-process server (``child``), it also
+    stops when that server's master is gone (e.g. killed), so no orphan keeps firing timers."""
     from app.scheduler import init_scheduler
+    from app.serving import PARENT_ENV
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())  # the master's pid, even if it died meanwhile
     scheduler = init_scheduler(app)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("定时器调度进程已启动", flush=True)
     try:
-        stop.wait()
+        while not stop.wait(1.0):
+            if child and os.getppid() != parent:
+                print("服务主进程已退出，定时器调度进程随之停止", flush=True)
+                break
     except KeyboardInterrupt:
         pass
     scheduler.shutdown()
@@ -97,7 +105,7 @@ def main() -> None:
         upgrade_schema(app)
         first_run(app)
     if args.scheduler_only:
-        scheduler_only(app)
+        scheduler_only(app, child=args.no_setup)
         return
     scheduler = app.config["SCHEDULER_ENABLED"] and not args.no_scheduler
     if workers == 1:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
@@ -49,7 +49,11 @@ def forget_idempotency_keys(app: Flask) -> int:
     retry window, not a legal deadline)."""
     with app.app_context():
         try:
-            cutoff = clock.now() - timedelta(days=app.config["IDEMPOTENCY_KEEP_DAYS"])
+            days = app.config["IDEMPOTENCY_KEEP_DAYS"]
+            if days < 1:
+                log.warning("APP_IDEMPOTENCY_KEEP_DAYS is %s; keys are kept until it is at least 1", days)
+                return 0
+            cutoff = clock.now() - timedelta(days=days)
             forgotten = run_use_case(db.session, lambda: idempotency.forget_before(db.session, cutoff))
         finally:
             db.session.remove()
@@ -81,7 +85,7 @@ def init_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler.add_job(build_weekly_report, "cron", day_of_week="mon", hour=1, minute=0, args=[app],
                       id="weekly_report", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     scheduler.add_job(forget_idempotency_keys, "interval", hours=6, args=[app], id="forget_idempotency_keys",
-                      max_instances=1, coalesce=True)
+                      max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))  # and at start
     # a Monday missed while no scheduler ran: built at start (a no-op when the report is there)
     scheduler.add_job(build_weekly_report, "date", args=[app], id="weekly_report_catch_up")
     scheduler.start()

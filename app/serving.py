@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
@@ -26,7 +27,10 @@ from .extensions import db
 log = logging.getLogger(__name__)
 
 SCHEDULER_ARGS = ("--scheduler-only", "--no-setup")
+PARENT_ENV = "BINGLIAN_SERVER_PID"
 STOP_SECONDS = 15  # for the scheduler child to finish its current job
+RESTART_SECONDS = (2, 10, 60)  # waits before restarting a scheduler that died, longer when it keeps dying
+STEADY_SECONDS = 300  # a scheduler that ran this long before dying is restarted after the shortest wait
 
 
 def _exit_status(code: int) -> str:
@@ -49,13 +53,23 @@ class SchedulerChild:
         self.proc: subprocess.Popen | None = None
         self.owner: int | None = None
         self.stopping = False
+        self.started_at = 0.0
+        self.failures = 0  # deaths in a row, each but the first within STEADY_SECONDS of its start
+        self.restart_at: float | None = None
 
     def start(self) -> None:
         if not self.enabled:
             return
-        self.proc = subprocess.Popen([sys.executable, str(BASE_DIR / "run.py"), *SCHEDULER_ARGS], cwd=BASE_DIR)
-        self.owner = os.getpid()
+        env = {**os.environ, PARENT_ENV: str(os.getpid())}  # the child stops when this process is gone
+        self.proc = subprocess.Popen([sys.executable, str(BASE_DIR / "run.py"), *SCHEDULER_ARGS], cwd=BASE_DIR, env=env)
+        self.owner, self.started_at, self.restart_at = os.getpid(), time.monotonic(), None
         log.info("timer scheduler process started (pid %s)", self.proc.pid)
+
+    def restart_if_due(self) -> None:
+        """Called by the master about once a second: start the scheduler again once its wait is over."""
+        if self.restart_at is not None and not self.stopping and self.owner == os.getpid() \
+                and time.monotonic() >= self.restart_at:
+            self.start()
 
     def _running_here(self) -> bool:
         return self.proc is not None and self.owner == os.getpid() and self.proc.returncode is None
@@ -67,10 +81,14 @@ class SchedulerChild:
         code = self.proc.poll()
         if code is None or self.stopping:
             return
-        log.error("timer scheduler process (pid %s) died: %s; no timer fires until Binglian is restarted",
-                  self.proc.pid, _exit_status(code))
-        print(f"定时器调度进程（pid {self.proc.pid}）意外退出（{_exit_status(code)}）："
-              "网页服务仍在运行，但到期的定时器不会再触发，请重启 Binglian。", file=sys.stderr, flush=True)
+        quick = 0 if time.monotonic() - self.started_at >= STEADY_SECONDS else self.failures
+        wait = RESTART_SECONDS[min(quick, len(RESTART_SECONDS) - 1)]
+        self.failures = quick + 1
+        self.restart_at = time.monotonic() + wait
+        log.error("timer scheduler process (pid %s) died: %s; restarting it in %s s",
+                  self.proc.pid, _exit_status(code), wait)
+        print(f"定时器调度进程（pid {self.proc.pid}）意外退出（{_exit_status(code)}），{wait} 秒后重新启动；"
+              "期间到期的定时器在重启后补发。", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         self.stopping = True
@@ -95,6 +113,10 @@ class _Arbiter(Arbiter):
     def handle_chld(self):
         self.app.scheduler.check()
         super().handle_chld()
+
+    def manage_workers(self):  # runs on every turn of the master's loop
+        self.app.scheduler.restart_if_due()
+        super().manage_workers()
 
     handle_cld = handle_chld  # gunicorn may name SIGCHLD by its alias
 

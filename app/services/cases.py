@@ -22,7 +22,8 @@ from .clock import local
 _NEW_DAY = {name: insert(CaseCounter).values(day=bindparam("counter_day"), value=0).on_conflict_do_nothing()
             for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 _NEXT_NUMBER = (update(CaseCounter).where(CaseCounter.day == bindparam("counter_day"))
-                .values(value=CaseCounter.value + 1).returning(CaseCounter.value))
+                .values(value=CaseCounter.value + 1).returning(CaseCounter.value)
+                .execution_options(synchronize_session=False))  # counters are never loaded as objects
 
 
 def next_case_no(session: Session, region_code: str, now: datetime) -> str:

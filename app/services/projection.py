@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from .. import engine
@@ -63,8 +64,23 @@ def sync_tasks(session: Session, case: Case, result: engine.StepResult,
     with session.no_autoflush:  # the case's own changes are flushed once, later
         # states only, not whole rows: a step changes few of them
         known = dict(session.execute(_TASK_STATES, {"case_id": case.id}).all())
-    known.update((t.id, t.state) for t in session.identity_map.values()  # as changed in this use case
-                 if isinstance(t, Task) and t.case_id == case.id and t.id in known)
+        known.update(_states_in_session(session, case.id, known))
+        return _apply_task_snapshots(session, case, result, known, lane_departments, now, due_for)
+
+
+def _states_in_session(session: Session, case_id: int, known: dict[str, str]):
+    """The states of this case's tasks as this use case has changed them (loaded rows only:
+    an expired row is as stored, and reading it would load it again)."""
+    for row in session.identity_map.values():
+        if isinstance(row, Task):
+            loaded = sa_inspect(row).dict
+            if loaded.get("case_id") == case_id and "state" in loaded and loaded.get("id") in known:
+                yield loaded["id"], loaded["state"]
+
+
+def _apply_task_snapshots(session: Session, case: Case, result: engine.StepResult, known: dict[str, str],
+                          lane_departments: dict[str, int], now: datetime,
+                          due_for: DueFunction | None) -> list[Task]:
     new_ready: list[Task] = []
     dropped: list[str] = []
     named: dict[str, Any] | None = None  # departments by name and code, read once if a diagram names one

@@ -52,37 +52,64 @@ write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 
 class _FileLocks:
-    """The open lock file of each database file, opened again in a forked process (a lock
-    belongs to the open file, which a fork would share). Called only under ``_sqlite_writer``,
-    so no other thread of the process holds a lock when a file is opened or closed."""
+    """The open lock file of each database file. Called only under ``_sqlite_writer``, so no
+    other thread of the process holds a lock when a file is opened or closed. A forked child
+    starts afresh (see ``_after_fork``): a lock belongs to the open file, which it would share."""
 
     KEEP = 4  # a server uses one database; tests use one per test
 
     def __init__(self) -> None:
-        self._pid = os.getpid()
-        self._files: dict[str, int] = {}  # database path -> fd, most recently used last
+        self._files: dict[str, int | None] = {}  # database path -> fd (None: cannot be opened), latest last
 
-    def fd(self, database: str) -> int:
-        if self._pid != os.getpid():  # a forked child: the parent's files are not its own
-            self._pid, self._files = os.getpid(), {}
-        fd = self._files.pop(database, None)
-        if fd is None:
-            fd = os.open(database + ".writer-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def fd(self, database: str) -> int | None:
+        if database in self._files:
+            fd = self._files.pop(database)
+        else:
+            fd = self._open(database)
             while len(self._files) >= self.KEEP:
-                os.close(self._files.pop(next(iter(self._files))))
+                old = self._files.pop(next(iter(self._files)))
+                if old is not None:
+                    os.close(old)
         self._files[database] = fd
         return fd
+
+    @staticmethod
+    def _open(database: str) -> int | None:
+        try:  # flock needs no write access: read-only also works on a file another user created
+            return os.open(database + ".writer-lock", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            log.warning("no writers' lock file beside %s (%s): writers of other processes wait in "
+                        "SQLite's busy handler instead", database, exc)
+            return None
+
+    def forget_inherited(self) -> None:
+        for fd in self._files.values():
+            if fd is not None:
+                os.close(fd)  # the parent's lock stays: its own descriptor still refers to the file
+        self._files = {}
 
 
 _file_locks = _FileLocks()
 
 
+def _after_fork() -> None:
+    """In a forked child (a gunicorn worker): fresh locks; a thread of the parent may have held them."""
+    global _sqlite_writer
+    _sqlite_writer = threading.Lock()
+    _file_locks.forget_inherited()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 @contextmanager
 def _across_processes(database: str | None) -> Iterator[None]:
-    if not database or database == ":memory:":
+    # in memory or a URI filename (file:…): no file of that name to put a lock beside
+    fd = None if not database or database == ":memory:" or database.startswith("file:") \
+        else _file_locks.fd(os.path.abspath(database))
+    if fd is None:
         yield
         return
-    fd = _file_locks.fd(os.path.abspath(database))
     fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without holding the GIL
     try:
         yield

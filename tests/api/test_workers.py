@@ -211,12 +211,13 @@ def test_two_workers_serve_a_case_fire_timers_and_stop_with_nothing_left(databas
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_dead_scheduler_child_is_reported_and_no_worker_fires_timers_instead(database_url, tmp_path):
+def test_a_dead_scheduler_child_is_reported_and_restarted_and_fires_the_timers(database_url, tmp_path):
     server = LiveServer(database_url, tmp_path, MULTI)
     tree = None
     try:
         tree = _tree(server.start())
         assert len(tree.scheduler) == 1
+        _case_with_timer_due(ApiClient(base_url=server.url), seconds=3)  # due while no scheduler runs
         os.kill(tree.scheduler[0], signal.SIGKILL)
         deadline = time.monotonic() + 10
         message = SCHEDULER_DIED.format(pid=tree.scheduler[0])
@@ -225,16 +226,37 @@ def test_a_dead_scheduler_child_is_reported_and_no_worker_fires_timers_instead(d
         assert message in server.log.read_text()
         assert _alive(tree.master) and requests.get(server.url + "/healthz", timeout=10).status_code == 200
 
-        _case_with_timer_due(ApiClient(base_url=server.url), seconds=1)
-        time.sleep(5)  # four polls of a scheduler, had any other process one
-        assert _fired_timers(database_url) == 0
+        deadline = time.monotonic() + 30
+        again = []
+        while not again and time.monotonic() < deadline:
+            again = [pid for pid in server.children() if pid != tree.scheduler[0] and pid not in tree.workers
+                     and "--scheduler-only" in _cmdline(pid)]
+            time.sleep(0.2)
+        assert len(again) == 1, server.log.read_text()[-2000:]
+        assert _wait_fired(database_url, 1, timeout=30) == 1  # the new scheduler fired what came due
 
         server.proc.send_signal(signal.SIGINT)
         assert server.proc.wait(30) == 0
         deadline = time.monotonic() + 10
-        while any(map(_alive, tree.all())) and time.monotonic() < deadline:
+        while any(map(_alive, tree.all() + again)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [pid for pid in tree.all() if _alive(pid)] == []
+        assert [pid for pid in tree.all() + again if _alive(pid)] == []
+    finally:
+        _kill_leftovers(tree, server)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_killed_master_leaves_no_scheduler_or_worker_behind(database_url, tmp_path):
+    server = LiveServer(database_url, tmp_path, MULTI)
+    tree = None
+    try:
+        tree = _tree(server.start())
+        os.kill(tree.master, signal.SIGKILL)  # the OOM killer, or a service manager killing only the master
+        server.proc.wait(10)
+        deadline = time.monotonic() + 20
+        while any(map(_alive, tree.workers + tree.scheduler)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [(pid, _cmdline(pid)) for pid in tree.workers + tree.scheduler if _alive(pid)] == []
     finally:
         _kill_leftovers(tree, server)
 

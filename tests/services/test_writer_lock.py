@@ -99,3 +99,13 @@ def test_a_process_keeps_only_a_few_lock_files_open(tmp_path):
     open_here = [target for target in map(_target, os.listdir("/proc/self/fd")) if target.startswith(str(tmp_path))]
     assert len(open_here) == uow._FileLocks.KEEP
     assert locks.fd(str(tmp_path / f"{uow._FileLocks.KEEP + 2}.db")) == fds[-1]  # the latest is kept
+
+
+def test_without_a_lock_file_writers_fall_back_to_sqlites_own_lock(tmp_path, caplog):
+    """A lock file that cannot be made (here: no such folder; elsewhere: no right to create it)
+    must not stop writing: SQLite's BEGIN IMMEDIATE still excludes the other writers."""
+    with uow._across_processes(str(tmp_path / "no-such-folder" / "x.db")):
+        pass
+    assert "no writers' lock file" in caplog.text
+    with uow._across_processes("file:x.db?mode=memory"):  # a URI filename names no file to lock beside
+        pass
