@@ -174,6 +174,16 @@ def _workers_answering(server: LiveServer, tree: Tree, database_url: str, timeou
     return answered
 
 
+def _stop_and_find_nothing_left(server: LiveServer, sig: int, pids: list[int]) -> None:
+    """``sig`` to run.py: it exits with 0, and none of ``pids`` is left running."""
+    server.proc.send_signal(sig)
+    assert server.proc.wait(30) == 0
+    deadline = time.monotonic() + 10
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in pids if _alive(pid)] == []
+
+
 # --- the tests ---------------------------------------------------------------------------------------------------
 
 def test_two_workers_serve_a_case_fire_timers_and_stop_with_nothing_left(database_url, tmp_path):
@@ -199,12 +209,7 @@ def test_two_workers_serve_a_case_fire_timers_and_stop_with_nothing_left(databas
         assert _wait_fired(database_url, 1, timeout=30) == 1  # by the scheduler child: nothing else runs one
         assert not _holds_database(tree.master, database_url)
 
-        server.proc.send_signal(signal.SIGTERM)
-        assert server.proc.wait(30) == 0
-        deadline = time.monotonic() + 10
-        while any(map(_alive, tree.all())) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert [pid for pid in tree.all() if _alive(pid)] == []
+        _stop_and_find_nothing_left(server, signal.SIGTERM, tree.all())
         assert SCHEDULER_DIED.format(pid=tree.scheduler[0]) not in server.log.read_text()  # stopped, not died
     finally:
         _kill_leftovers(tree, server)
@@ -235,12 +240,7 @@ def test_a_dead_scheduler_child_is_reported_and_restarted_and_fires_the_timers(d
         assert len(again) == 1, server.log.read_text()[-2000:]
         assert _wait_fired(database_url, 1, timeout=30) == 1  # the new scheduler fired what came due
 
-        server.proc.send_signal(signal.SIGINT)
-        assert server.proc.wait(30) == 0
-        deadline = time.monotonic() + 10
-        while any(map(_alive, tree.all() + again)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert [pid for pid in tree.all() + again if _alive(pid)] == []
+        _stop_and_find_nothing_left(server, signal.SIGINT, tree.all() + again)
     finally:
         _kill_leftovers(tree, server)
 
