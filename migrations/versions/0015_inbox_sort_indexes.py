@@ -1,5 +1,7 @@
-"""inbox indexes in the inbox's whole sort order (due_at, created_at, id): a page of a large
-department reads its 100 rows in order instead of joining and sorting every open task
+"""inbox indexes in the inbox's whole sort order (due_at, created_at, id)
+
+A page of a large department reads its 100 rows in order instead of joining and
+sorting every open task of the department.
 
 Revision ID: 0015
 Revises: 0014
