@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -45,19 +45,6 @@ def open_rows(session: Session, task_id: str) -> list[TaskSign]:
     return list(session.execute(select(TaskSign).where(TaskSign.task_id == task_id,
                                                        TaskSign.status.in_(OPEN_SIGN_STATUSES))
                                 .order_by(TaskSign.position)).scalars())
-
-
-_OPEN_KIND = (select(TaskSign.kind).where(TaskSign.task_id == bindparam("task_id"),
-                                          TaskSign.status.in_(OPEN_SIGN_STATUSES))
-              .order_by(TaskSign.position).limit(1))
-
-
-def check_no_open_sign(session: Session, task: Task, action: str = "办结") -> None:
-    """Called before an engine task is completed or changes hands: an open round of 加签 holds it.
-    (On every completion, so one plain column is read, not the round's rows.)"""
-    kind = session.execute(_OPEN_KIND, {"task_id": task.id}).scalar()
-    if kind is not None:
-        refuse_open_sign(kind, action)
 
 
 def refuse_open_sign(kind: str, action: str = "办结") -> None:

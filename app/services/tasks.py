@@ -120,12 +120,19 @@ def check_may_complete(user: Actor, task: Task) -> None:
         raise Forbidden("任务已由他人认领")
 
 
-def lock_task(session: Session, task_id: str) -> tuple[Task, Case]:
+def lock_task(session: Session, task_id: str, *, unless_signing: str | None = None) -> tuple[Task, Case]:
     """For a task action that is not an engine step: take the case's lock, then read the case
-    and the task fresh."""
+    and the task fresh. With ``unless_signing`` (the action's name, e.g. 转办), an open 加签
+    round refuses the action: the round is tied to the task's holder."""
     task = get_task(session, task_id)
     cases.state_of(session, task.case_id, for_update=True)
-    return _task_and_case(session, task_id)
+    if unless_signing is None:
+        return _task_and_case(session, task_id)
+    task, case, sign_kind = _task_for_step(session, task_id, with_state=False)
+    if sign_kind is not None:
+        from . import signing  # signing imports this module
+        signing.refuse_open_sign(sign_kind, unless_signing)
+    return task, case
 
 
 # Read on every task action, so built once (see cases.py). Each reads its rows fresh.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..models import Case, Department, Task, TaskComment, TaskCopy, User
 from .accounts import Actor
-from . import audit, inputs, legal_time, signing, tasks
+from . import audit, inputs, legal_time, tasks
 
 COMMENT_MAX = 2000
 NOTE_MAX = 500
@@ -126,8 +126,7 @@ def unclaim(session: Session, *, task_id: str, user: Actor, now: datetime) -> Ta
     found = tasks.get_task(session, task_id)
     if not (is_worker(user, found) or user.has_role("manager", "admin")):
         raise Forbidden("该任务不属于您的部门")
-    task, case = tasks.lock_task(session, task_id)
-    signing.check_no_open_sign(session, task, "取消认领")  # an open 加签 round is tied to its holder
+    task, case = tasks.lock_task(session, task_id, unless_signing="取消认领")
     _require_ready(task)
     if task.assignee_id is None:
         raise Conflict("任务尚未被认领")
@@ -151,8 +150,7 @@ def reassign(session: Session, *, task_id: str, user: Actor, to_user_id: Any, no
     if not (tasks.may_work(user, found) or user.id == found.assignee_id):
         raise Forbidden("该任务不属于您的部门")
     note = inputs.text_field(note, field="note", label="转办说明", limit=NOTE_MAX, required=False)
-    task, case = tasks.lock_task(session, task_id)
-    signing.check_no_open_sign(session, task, "转办")  # an open 加签 round is tied to its holder
+    task, case = tasks.lock_task(session, task_id, unless_signing="转办")
     _require_ready(task)
     if task.owner_id is not None:
         raise Conflict("任务正在委派中，交回后才能转办")
@@ -173,8 +171,7 @@ def delegate(session: Session, *, task_id: str, user: Actor, to_user_id: Any, no
     if not tasks.may_work(user, tasks.get_task(session, task_id)):
         raise Forbidden("该任务不属于您的部门")
     note = inputs.text_field(note, field="note", label="委派说明", limit=NOTE_MAX, required=False)
-    task, case = tasks.lock_task(session, task_id)
-    signing.check_no_open_sign(session, task, "委派")  # an open 加签 round is tied to its holder
+    task, case = tasks.lock_task(session, task_id, unless_signing="委派")
     _require_ready(task)
     if task.owner_id is not None:
         raise Conflict("任务已委派他人办理")
