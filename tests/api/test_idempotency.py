@@ -54,9 +54,7 @@ def test_a_key_sent_with_another_application_is_refused_and_changes_nothing(app,
 def test_keys_belong_to_their_user(app, api):
     assert deploy(api, DEMO_XML).status_code == 201
     mine = _start(api.as_user("window_clerk"), "shared-key").body["case_no"]
-    admin = ApiClient(api.client)
-    admin.token = admin.login("admin", app.config["ADMIN_PASSWORD"])
-    theirs = _start(admin, "shared-key")
+    theirs = _start(api.as_user("admin", app.config["ADMIN_PASSWORD"]), "shared-key")
     assert theirs.status_code == 201 and theirs.body["case_no"] != mine
     assert _counts()[0] == 2
 

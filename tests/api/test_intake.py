@@ -325,12 +325,14 @@ def test_a_missing_material_gets_the_catalogs_supplement_deadline():
     from app.services import intake
     catalog = {"intake_task": "task_intake", "matters": [
         {"code": "A", "name": "甲", "materials": [
-            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 8},
+            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 12},
             {"code": "M2", "name": "章程", "deficiency_allowed": True}]},
-        {"code": "B", "name": "乙", "materials": [
-            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 12}]}]}
+        {"code": "B", "name": "乙", "materials": [  # listed later and shorter: the shortest wins, not the first
+            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 8}]}]}
     decision = {"intake_result": "deficiency", "commitment_signed": True}
     facts = intake.decide(catalog, "task_intake", {**decision, "deficiency_materials": ["M1"]})
     assert facts["deficiency_workdays"] == 8
     facts = intake.decide(catalog, "task_intake", {**decision, "deficiency_materials": ["M2"]})
     assert facts["deficiency_workdays"] == intake.DEFAULT_SUPPLEMENT_WORKDAYS
+    facts = intake.decide(catalog, "task_intake", {**decision, "deficiency_materials": ["M1", "M2"]})
+    assert facts["deficiency_workdays"] == intake.DEFAULT_SUPPLEMENT_WORKDAYS  # an unset one counts as the default

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -103,6 +104,19 @@ def _tree(server: LiveServer, children: int = WORKERS + 1, timeout: float = 60) 
     return Tree(server.proc.pid, [pid for pid in kids if pid not in scheduler], scheduler)
 
 
+@contextmanager
+def _serving(database_url: str, tmp_path: Path, env: dict = MULTI, children: int = WORKERS + 1):
+    """run.py started with ``env``, and its process tree once every child is there; afterwards
+    whatever the test left running is stopped."""
+    server = LiveServer(database_url, tmp_path, env)
+    tree = None
+    try:
+        tree = _tree(server.start(), children=children)
+        yield server, tree
+    finally:
+        _kill_leftovers(tree, server)
+
+
 def _kill_leftovers(tree: Tree | None, server: LiveServer) -> None:
     """Whatever a failed test left running: the master, then any child of it still alive."""
     pids = set(tree.all() if tree else []) | set(server.children())
@@ -187,10 +201,7 @@ def _stop_and_find_nothing_left(server: LiveServer, sig: int, pids: list[int]) -
 # --- the tests ---------------------------------------------------------------------------------------------------
 
 def test_two_workers_serve_a_case_fire_timers_and_stop_with_nothing_left(database_url, tmp_path):
-    server = LiveServer(database_url, tmp_path, MULTI)
-    tree = None
-    try:
-        tree = _tree(server.start())
+    with _serving(database_url, tmp_path) as (server, tree):
         # the master forked two workers and started one scheduler, and has no thread and no connection itself
         assert len(tree.workers) == WORKERS and len(tree.scheduler) == 1, (tree, server.log.read_text()[-2000:])
         assert all(_cmdline(pid) == _cmdline(tree.master) for pid in tree.workers)
@@ -211,16 +222,11 @@ def test_two_workers_serve_a_case_fire_timers_and_stop_with_nothing_left(databas
 
         _stop_and_find_nothing_left(server, signal.SIGTERM, tree.all())
         assert SCHEDULER_DIED.format(pid=tree.scheduler[0]) not in server.log.read_text()  # stopped, not died
-    finally:
-        _kill_leftovers(tree, server)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_dead_scheduler_child_is_reported_and_restarted_and_fires_the_timers(database_url, tmp_path):
-    server = LiveServer(database_url, tmp_path, MULTI)
-    tree = None
-    try:
-        tree = _tree(server.start())
+    with _serving(database_url, tmp_path) as (server, tree):
         assert len(tree.scheduler) == 1
         _case_with_timer_due(ApiClient(base_url=server.url), seconds=3)  # due while no scheduler runs
         os.kill(tree.scheduler[0], signal.SIGKILL)
@@ -241,36 +247,27 @@ def test_a_dead_scheduler_child_is_reported_and_restarted_and_fires_the_timers(d
         assert _wait_fired(database_url, 1, timeout=30) == 1  # the new scheduler fired what came due
 
         _stop_and_find_nothing_left(server, signal.SIGINT, tree.all() + again)
-    finally:
-        _kill_leftovers(tree, server)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_killed_master_leaves_no_scheduler_or_worker_behind(database_url, tmp_path):
-    server = LiveServer(database_url, tmp_path, MULTI)
-    tree = None
-    try:
-        tree = _tree(server.start())
+    with _serving(database_url, tmp_path) as (server, tree):
         os.kill(tree.master, signal.SIGKILL)  # the OOM killer, or a service manager killing only the master
         server.proc.wait(10)
         deadline = time.monotonic() + 20
         while any(map(_alive, tree.workers + tree.scheduler)) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert [(pid, _cmdline(pid)) for pid in tree.workers + tree.scheduler if _alive(pid)] == []
-    finally:
-        _kill_leftovers(tree, server)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_no_scheduler_with_workers_starts_only_the_workers(database_url, tmp_path):
-    server = LiveServer(database_url, tmp_path, {**MULTI, "APP_SCHEDULER": "0"})
-    tree = None
-    try:
-        tree = _tree(server.start(), children=WORKERS)
+    with _serving(database_url, tmp_path, {**MULTI, "APP_SCHEDULER": "0"}, children=WORKERS) as (server, tree):
         assert len(tree.workers) == WORKERS and tree.scheduler == []
         assert "定时器调度进程已启动" not in server.log.read_text()
-    finally:
-        _kill_leftovers(tree, server)
+        _case_with_timer_due(ApiClient(base_url=server.url), seconds=1)
+        time.sleep(4)  # three polls of a scheduler, had a worker started one
+        assert _fired_timers(database_url) == 0
 
 
 @pytest.mark.parametrize("raw, expected", [("1", 1), ("2", 2), (" 4 ", 4), ("08", 8), (3, 3)])

@@ -77,12 +77,16 @@ def test_a_forked_process_queues_on_a_lock_file_of_its_own(tmp_path):
     assert _another_process_sees(database + ".writer-lock") == "free"
 
 
+def _lock_files_here() -> set[str]:
+    return {name for name in os.listdir(".") if name.endswith(".writer-lock")}
+
+
 def test_no_lock_file_for_an_in_memory_database():
-    with uow._across_processes(":memory:"):
-        pass
-    with uow._across_processes(None):
-        pass
-    assert not os.path.exists(":memory:.writer-lock")
+    before = _lock_files_here()
+    for database in (":memory:", None, "file:x.db?mode=memory"):  # a URI filename names no file either
+        with uow._across_processes(database):
+            pass
+    assert _lock_files_here() == before
 
 
 def _target(fd: str) -> str:
@@ -104,8 +108,7 @@ def test_a_process_keeps_only_a_few_lock_files_open(tmp_path):
 def test_without_a_lock_file_writers_fall_back_to_sqlites_own_lock(tmp_path, caplog):
     """A lock file that cannot be made (here: no such folder; elsewhere: no right to create it)
     must not stop writing: SQLite's BEGIN IMMEDIATE still excludes the other writers."""
+    ran = []
     with uow._across_processes(str(tmp_path / "no-such-folder" / "x.db")):
-        pass
-    assert "no writers' lock file" in caplog.text
-    with uow._across_processes("file:x.db?mode=memory"):  # a URI filename names no file to lock beside
-        pass
+        ran.append(True)
+    assert ran == [True] and "no writers' lock file" in caplog.text
