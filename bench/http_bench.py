@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .client import CaseRunner
 from .common import Scale, latency_summary, log, rnd
@@ -48,8 +49,10 @@ class _RssSampler(threading.Thread):
 def throughput(runner: CaseRunner, server: AppServer, scale: Scale, baseline_cases_per_s: float | None,
                threads: int | None = None) -> dict:
     threads = threads or scale.client_threads
-    for _ in range(2):  # warm-up: every worker has parsed the process and opened connections
-        runner.run_case()
+    # warm-up: one case per client thread at once (each thread has its own connection), so that every
+    # worker process and thread has parsed the process and opened connections before the clock starts
+    with ThreadPoolExecutor(max(2, threads)) as pool:
+        list(pool.map(lambda _: runner.run_case(), range(max(2, threads))))
     for lane in runner.proc.lanes:  # every department user logged in before the clock starts
         runner.token_for(lane)
     rss_before = server.rss()
