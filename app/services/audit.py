@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, Case
 
 
-def _digest(prev: str | None, event: AuditEvent) -> str:
+def _digest(prev: str | None, event) -> str:
+    """The hash of an event (anything with the event's attributes) after ``prev``."""
     body = json.dumps({
         "prev": prev, "at": event.at.astimezone(timezone.utc).isoformat(), "actor": event.actor_id, "action": event.action,
         "case": event.case_id, "type": event.object_type, "object": event.object_id,
@@ -29,25 +30,44 @@ def _digest(prev: str | None, event: AuditEvent) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+@dataclass
+class _NewEvent:
+    at: datetime
+    actor_id: int | None
+    action: str
+    case_id: int | None
+    object_type: str | None
+    object_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
 def record(session: Session, *, action: str, at: datetime, actor_id: int | None,
            case: Case | None = None, object_type: str | None = None,
            object_id: str | int | None = None, before: dict[str, Any] | None = None,
-           after: dict[str, Any] | None = None) -> AuditEvent:
+           after: dict[str, Any] | None = None) -> None:
     """Append an event; a case event extends the case's chain.
 
     The caller must hold the case's workflow-state lock (every case use case takes it
     first) and have the case freshly loaded, so the head it extends is current.
+    The event is inserted at once, in the caller's transaction, so events keep the
+    order they were recorded in (the chain is read back by id).
     """
-    event = AuditEvent(action=action, at=at, actor_id=actor_id, case_id=case.id if case else None,
-                       object_type=object_type,
-                       object_id=str(object_id) if object_id is not None else None,
-                       before=before, after=after)
-    event.prev_hash = case.audit_head if case is not None else None
+    if case is not None and case.id is None:
+        raise ValueError("audit.record needs a stored case: flush the new case first")
+    event = _NewEvent(at=at, actor_id=actor_id, action=action, case_id=case.id if case else None,
+                      object_type=object_type, object_id=str(object_id) if object_id is not None else None,
+                      before=before, after=after, prev_hash=case.audit_head if case is not None else None)
     event.hash = _digest(event.prev_hash, event)
     if case is not None:
         case.audit_head = event.hash
-    session.add(event)
-    return event
+    # a plain INSERT, not the unit of work: every use case writes at least one event
+    session.execute(_INSERT_EVENT, vars(event))
+
+
+_INSERT_EVENT = insert(AuditEvent.__table__)
 
 
 def case_events(session: Session, case_id: int) -> list[AuditEvent]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput
 from ..models import OPEN_SIGN_STATUSES, Case, Task, TaskSign, Timer, WorkflowState
-from . import accounts, effects, processes, uow
+from . import accounts, effects, processes, rows, uow
 
 DueFunction = Callable[[str, datetime], "datetime | None"]
 
@@ -59,11 +59,16 @@ _WAITING_TIMERS = select(Timer).where(Timer.case_id == bindparam("case_id"), Tim
 
 def sync_tasks(session: Session, case: Case, result: engine.StepResult,
                lane_departments: dict[str, int], now: datetime,
-               due_for: DueFunction | None = None) -> list[Task]:
-    """Upsert task rows; returns the tasks that became ready in this step."""
+               due_for: DueFunction | None = None, stored_states: dict[str, str] | None = None) -> list[Task]:
+    """Upsert task rows; returns the tasks that became ready in this step.
+
+    ``stored_states`` ({task id: state} as stored) saves the query when the caller read them
+    already, in this transaction and under the case's lock.
+    """
     with session.no_autoflush:  # the case's own changes are flushed once, later
         # states only, not whole rows: a step changes few of them
-        known = dict(session.execute(_TASK_STATES, {"case_id": case.id}).all())
+        known = dict(stored_states) if stored_states is not None else dict(
+            session.execute(_TASK_STATES, {"case_id": case.id}).all())
         known.update(_states_in_session(session, case.id, known))
         return _apply_task_snapshots(session, case, result, known, lane_departments, now, due_for)
 
@@ -142,14 +147,16 @@ def lane_departments(session: Session, definition: "processes.Deployed") -> dict
 def apply_step(session: Session, case: Case, result: engine.StepResult,
                state_row: WorkflowState | None, definition: "processes.Deployed",
                now: datetime, due_for: DueFunction | None = None,
-               actor_id: int | None = None, parsed: engine.ParsedProcess | None = None) -> list[Task]:
+               actor_id: int | None = None, parsed: engine.ParsedProcess | None = None,
+               stored_states: dict[str, str] | None = None) -> list[Task]:
     """Save the step; then carry out what its service tasks asked for, in the same transaction.
 
     With ``parsed`` (the spec the step ran on), the step's live workflow is kept
     for the case's next step in this process once the transaction commits.
     """
     state_row = save_state(session, case, result, state_row, parsed)
-    ready = sync_tasks(session, case, result, lane_departments(session, definition), now, due_for)
+    ready = sync_tasks(session, case, result, lane_departments(session, definition), now, due_for,
+                       stored_states)
     if definition.model.get("has_timers", True):
         sync_timers(session, case, result)
     case.updated_at = now
@@ -162,4 +169,5 @@ def apply_step(session: Session, case: Case, result: engine.StepResult,
         if case.id is None:
             session.flush()
         effects.apply(session, case, state_row, definition, result.effects, actor_id, now)
+    rows.write_changes(session, case, state_row)  # the step's own rows, without the unit of work
     return ready

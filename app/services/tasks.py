@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, bindparam, func, or_, select
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import engine
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import OPEN_SIGN_STATUSES, Case, Task, TaskSign, WorkflowState
 from .accounts import Actor
-from . import audit, calendar, cases, catalog, deadlines, forms, intake, processes, projection, uow
+from . import audit, calendar, cases, catalog, deadlines, forms, intake, processes, projection, rows, uow
 
 
 _INBOX_COLUMNS = (Task.id, Task.name, Task.element_id, Task.lane, Task.state, Task.form_key, Task.created_at,
@@ -144,6 +144,18 @@ _OPEN_SIGN_KIND = (select(TaskSign.kind).where(TaskSign.task_id == Task.id, Task
 _FOR_STEP = _TASK_AND_CASE.add_columns(_OPEN_SIGN_KIND)
 _FOR_STEP_WITH_STATE = (_FOR_STEP.add_columns(WorkflowState)
                         .join(WorkflowState, WorkflowState.case_id == Task.case_id))
+# a step also needs the stored state of each of the case's tasks ({id: state}, to project the
+# step onto the task rows): read with the task, as one JSON value, instead of by a query of its own
+_sibling = aliased(Task)
+
+
+def _stored_states(aggregate):
+    return (select(aggregate(_sibling.id, _sibling.state, type_=JSON)).where(_sibling.case_id == Task.case_id)
+            .correlate(Task).scalar_subquery())
+
+
+_STEP_ON_SQLITE = _FOR_STEP_WITH_STATE.add_columns(_stored_states(func.json_group_object))
+_STEP_RECHECK_ON_POSTGRESQL = _FOR_STEP.add_columns(_stored_states(func.json_object_agg))
 
 
 def _read_task(session: Session, statement, task_id: str) -> tuple:
@@ -180,29 +192,41 @@ def _check_step(user: Actor, task: Task, sign_kind: str | None) -> None:
         signing.refuse_open_sign(sign_kind)
 
 
-def lock_for_step(session: Session, task_id: str, user: Actor) -> tuple[Task, Case, WorkflowState]:
+class LockedStep(NamedTuple):
+    task: Task
+    case: Case
+    state_row: WorkflowState
+    stored_states: dict[str, str] | None  # {task id: state} of the case's task rows, if read with them
+
+
+def lock_for_step(session: Session, task_id: str, user: Actor) -> LockedStep:
     """The task, its case and the case's workflow state, locked for a step by ``user``.
 
     Refused unless the user may complete the task now (department, state, claim,
     delegation, and no open 加签 round holding it).
     """
-    if _serialized(session):  # nobody else writes: the task, case and state in one read
-        task, case, sign_kind, state_row = _task_for_step(session, task_id, with_state=True)
+    dialect = session.get_bind().dialect.name
+    if _serialized(session):  # nobody else writes: the task, case, state and task states in one read
+        task, case, sign_kind, state_row, states = _read_task(session, _STEP_ON_SQLITE, task_id)
         _check_step(user, task, sign_kind)
-        return task, case, state_row
+        return LockedStep(task, case, state_row, states or {})
     task, case = _task_and_case(session, task_id)
     _check_step(user, task, None)
     # lock the workflow state (a row lock on PostgreSQL), then read the task and
     # case again, so a parallel branch that committed meanwhile is never overwritten
     state_row = cases.state_of(session, task.case_id, for_update=True)
     # a claim, hand-over, delegation or 加签 may have committed meanwhile: check again under the lock
-    task, case, sign_kind = _task_for_step(session, task_id, with_state=False)
+    if dialect == "postgresql":
+        task, case, sign_kind, states = _read_task(session, _STEP_RECHECK_ON_POSTGRESQL, task_id)
+        states = states or {}
+    else:
+        (task, case, sign_kind), states = _task_for_step(session, task_id, with_state=False), None
     _check_step(user, task, sign_kind)
-    return task, case, state_row
+    return LockedStep(task, case, state_row, states)
 
 
 def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now: datetime) -> Task:
-    task, case, state_row = lock_for_step(session, task_id, user)
+    task, case, state_row, stored_states = lock_for_step(session, task_id, user)
     definition = processes.deployed(session, case.process_definition_id)
     clean = forms.validate_data(forms.for_definition(session, definition, task.form_key), data)
     facts = intake.check(session, case, definition.catalog, task.element_id, clean)
@@ -227,6 +251,8 @@ def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now
                  after={"state": "completed", "element_id": task.element_id, "data": clean,
                         "case_status": result.status})
     projection.apply_step(session, case, result, state_row, definition, now,
-                          deadlines.due_function(cal, definition.catalog), actor_id=user.id, parsed=parsed)
+                          deadlines.due_function(cal, definition.catalog), actor_id=user.id, parsed=parsed,
+                          stored_states=stored_states)
+    rows.write_changes(session, task)
     session.flush()
     return task

@@ -77,3 +77,27 @@ def test_state_version_counts_every_step(api):
     version = db.session.execute(select(WorkflowState.version).where(WorkflowState.case_id == case["id"])).scalar_one()
     assert version == 2
     assert db.session.execute(select(func.count()).select_from(Task)).scalar_one() == 4
+
+
+def test_a_branch_completion_reads_its_rows_once_and_writes_each_changed_row_once(api):
+    """The step's hot path: one read of task, case, state and the case's task states (on SQLite); one
+    UPDATE per changed row (task, case, workflow state) and the audit INSERT, nothing else.
+    A regression here (an extra query, a row written twice) shows in the count, not in a timing."""
+    from ..web.sql_count import counting
+    clerk, case = start_demo_case(api)
+    intake = ready(case, "task_intake")[0]
+    assert clerk.post(f"/api/v1/tasks/{intake['id']}/complete", json={"data": {}}).status_code == 200
+    task = ready(clerk.get(f"/api/v1/cases/{case['case_no']}").body, "task_b")[0]
+    worker = api.as_user(WORKER[task["department"]])
+    assert worker.get("/api/v1/tasks").status_code == 200  # its token is resolved before counting
+    db.session.rollback()
+    with counting() as statements:
+        assert worker.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {}}).status_code == 200
+    # the working calendar is read again when its few-seconds cache has lapsed: not the step's own reads
+    statements = [s for s in statements if "calendar_" not in s]
+    kinds = [s.split()[0].upper() for s in statements]
+    # PostgreSQL reads the task, locks the case's state row, then reads the task again under the lock
+    reads = 1 if db.engine.dialect.name == "sqlite" else 3
+    assert kinds.count("SELECT") == reads, "\n".join(s[:150] for s in statements)
+    assert sorted(s.split()[0:3] == ["UPDATE", "tasks", "SET"] for s in statements).count(True) == 1, statements
+    assert sorted(k for k in kinds if k != "SELECT") == ["INSERT", "UPDATE", "UPDATE", "UPDATE"], statements
