@@ -43,6 +43,9 @@ class Config:
     DEMO_PASSWORD = os.environ.get("APP_DEMO_PASSWORD", "Demo@2026")
     REGION_CODE = os.environ.get("APP_REGION_CODE", "410600")
     TOKEN_TTL_HOURS = int(os.environ.get("APP_TOKEN_TTL_HOURS", "12"))
+    # a resolved token is trusted this long without reading it again; with several processes a
+    # logout elsewhere takes effect at most this late (0: read the token on every request)
+    TOKEN_CACHE_SECONDS = float(os.environ.get("APP_TOKEN_CACHE_SECONDS", "1"))
     IDEMPOTENCY_KEEP_DAYS = int(os.environ.get("APP_IDEMPOTENCY_KEEP_DAYS", "7"))  # how long a new-case key replays
     # per client address, on top of the per-account lockout; memory storage is per process,
     # so with several workers point RATELIMIT_STORAGE_URI at a shared store (e.g. memcached://…)

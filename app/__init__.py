@@ -65,6 +65,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     engine.configure_cache(app.config.get("ENGINE_CACHE_SIZE", 256))
     notifications.configure(app.config.get("NOTIFY_CHANNEL"))
     accounts.configure_hasher(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_KIB"))
+    accounts.configure_token_cache(app.config["TOKEN_CACHE_SECONDS"])
     calendar.configure(app.config.get("OFFICE_HOURS"), app.config.get("CALENDAR_CACHE_SECONDS", 5.0))
     db.init_app(app)
     limiter.init_app(app)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -190,19 +191,73 @@ _TOKEN_LOOKUP = (
     .where(_tokens.token_hash == bindparam("token_hash")))
 
 
+class _RecentTokens:
+    """Tokens this process resolved a moment ago, so that a burst of requests reads each once.
+
+    A logout in this process forgets its token at once. Another process (``APP_WORKERS``
+    above 1, or the scheduler) sees a logout or a deactivated account at most
+    ``seconds`` later. Expiry is checked on every request all the same.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._entries: dict[str, tuple[object, float, Actor, datetime]] = {}
+
+    def get(self, bind: object, digest: str) -> tuple[Actor, datetime] | None:
+        entry = self._entries.get(digest)
+        if entry is None or entry[0] is not bind or entry[1] < time.monotonic():
+            return None
+        return entry[2], entry[3]
+
+    def put(self, bind: object, digest: str, actor: Actor, expires_at: datetime) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[digest] = (bind, time.monotonic() + self.seconds, actor, expires_at)
+
+    def forget(self, digest: str | None = None) -> None:
+        if digest is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(digest, None)
+
+
+_recent_tokens = _RecentTokens()
+
+
+def configure_token_cache(seconds: float) -> None:
+    """How long a resolved token is trusted without reading it again (0: read on every request)."""
+    _recent_tokens.forget()
+    _recent_tokens.seconds = max(0.0, float(seconds))
+
+
 def user_for_token(session: Session, token: str, now: datetime) -> Actor:
-    row = session.execute(_TOKEN_LOOKUP, {"token_hash": _digest(token)}).one_or_none()
+    digest, bind = _digest(token), session.get_bind()
+    recent = _recent_tokens.get(bind, digest)
+    if recent is not None:
+        actor, expires_at = recent
+        if expires_at <= now:
+            raise NotAuthenticated("未登录或登录已失效")
+        return actor
+    row = session.execute(_TOKEN_LOOKUP, {"token_hash": digest}).one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.is_active:
         raise NotAuthenticated("未登录或登录已失效")
-    _, _, _, user_id, username, name, roles_csv, department_id, dept_code, dept_name = row
-    return Actor(user_id, username, name, tuple(r for r in roles_csv.split(",") if r), department_id,
-                 dept_code, dept_name)
+    revoked_at, expires_at, _, user_id, username, name, roles_csv, department_id, dept_code, dept_name = row
+    actor = Actor(user_id, username, name, tuple(r for r in roles_csv.split(",") if r), department_id,
+                  dept_code, dept_name)
+    _recent_tokens.put(bind, digest, actor, expires_at)
+    return actor
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
+    digest = _digest(token)
+    row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one_or_none()
     if row is None:
         raise NotFound("令牌不存在")
     row.revoked_at = now
+    _recent_tokens.forget(digest)
     audit.record(session, action="auth.logout", at=now, actor_id=row.user_id, object_type="user",
                  object_id=row.user_id)

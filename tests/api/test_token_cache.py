@@ -1,0 +1,97 @@
+"""A resolved token is trusted for a moment (APP_TOKEN_CACHE_SECONDS) without reading it again.
+
+What another process does to a token (a logout under APP_WORKERS > 1) is simulated
+by writing the database directly, which this process cannot see coming.
+"""
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db
+from app.services import clock
+from app.services.clock import ManualClock
+from config import TestConfig
+
+from ..conftest import ApiClient
+from .test_errors import assert_error
+
+
+def _app(database_url, tmp_path, seconds):
+    return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, INSTANCE_DIR=tmp_path,
+                      TOKEN_CACHE_SECONDS=seconds)
+
+
+def _revoke_elsewhere(database_url):
+    """Revoke every token the way another server process would: its own connection, committed."""
+    other = create_engine(database_url)
+    try:
+        with other.begin() as conn:
+            conn.execute(text("UPDATE api_tokens SET revoked_at = expires_at"))
+    finally:
+        other.dispose()
+
+
+def _dispose(app):
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def cached(database_url, tmp_path):
+    """No app context held around the requests: each request has its own session, as in the server."""
+    app = _app(database_url, tmp_path, 0.5)
+    yield app
+    _dispose(app)
+
+
+def test_a_token_revoked_by_another_process_is_refused_once_the_cache_time_is_over(cached, database_url):
+    user = ApiClient(cached.test_client()).as_user("tax_approver")
+    assert user.get("/api/v1/tasks").status_code == 200
+    _revoke_elsewhere(database_url)
+    assert user.get("/api/v1/tasks").status_code == 200  # trusted from the cache, for at most 0.5 s
+    time.sleep(0.6)
+    assert_error(user.get("/api/v1/tasks"), 401)
+
+
+def test_without_the_cache_a_revoked_token_is_refused_at_once(database_url, tmp_path):
+    app = _app(database_url, tmp_path, 0)
+    user = ApiClient(app.test_client()).as_user("tax_approver")
+    assert user.get("/api/v1/tasks").status_code == 200
+    _revoke_elsewhere(database_url)
+    assert_error(user.get("/api/v1/tasks"), 401)
+    _dispose(app)
+
+
+def test_a_logout_here_ends_the_cached_token_at_once(cached):
+    user = ApiClient(cached.test_client()).as_user("tax_approver")
+    assert user.get("/api/v1/tasks").status_code == 200  # now cached
+    assert user.post("/api/v1/auth/logout").status_code == 204
+    assert_error(user.get("/api/v1/tasks"), 401)
+
+
+def test_a_cached_token_still_expires(cached):
+    user = ApiClient(cached.test_client()).as_user("tax_approver")
+    assert user.get("/api/v1/tasks").status_code == 200  # now cached
+    clock.use(ManualClock(clock.now() + timedelta(hours=TestConfig.TOKEN_TTL_HOURS, minutes=1)))
+    try:
+        assert_error(user.get("/api/v1/tasks"), 401)
+    finally:
+        clock.use(clock.SystemClock())
+
+
+def test_a_cached_token_is_not_taken_for_another_database(cached, sqlite_template, tmp_path):
+    """Two apps in one process (as in these tests) never share what they resolved."""
+    import shutil
+    user = ApiClient(cached.test_client()).as_user("tax_approver")
+    assert user.get("/api/v1/tasks").status_code == 200
+    path = tmp_path / "other.db"
+    shutil.copy(sqlite_template, path)
+    other = _app(f"sqlite:///{path}", tmp_path, 0.5)
+    # the second app's set-up empties the cache too, so resolve the token again in the first app
+    assert user.get("/api/v1/tasks").status_code == 200
+    stranger = ApiClient(other.test_client())
+    assert_error(stranger.get("/api/v1/tasks", token=user.token), 401)
+    _dispose(other)
