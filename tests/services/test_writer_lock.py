@@ -112,3 +112,34 @@ def test_without_a_lock_file_writers_fall_back_to_sqlites_own_lock(tmp_path, cap
     with uow._across_processes(str(tmp_path / "no-such-folder" / "x.db")):
         ran.append(True)
     assert ran == [True] and "no writers' lock file" in caplog.text
+
+
+def test_a_database_locked_at_begin_is_retried_and_ends_in_a_clear_error(app):
+    """BEGIN IMMEDIATE goes straight to the driver; its "database is locked" must still count as
+    a retryable SQLAlchemy error, so the user sees 系统繁忙 and not a server error."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from app.errors import ConcurrentUpdate
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        db.session.remove()
+        db.engine.dispose()
+
+        def short_wait(dbapi_connection, _record):
+            dbapi_connection.execute("PRAGMA busy_timeout=50")
+        event.listen(db.engine, "connect", short_wait)
+        outsider = sqlite3.connect(db.engine.url.database, isolation_level=None)  # takes no file lock
+        outsider.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(ConcurrentUpdate, match="系统繁忙"):
+                uow.run_use_case(db.session, lambda: db.session.execute(text("UPDATE users SET name = name")),
+                                 retries=1)
+        finally:
+            outsider.rollback()
+            outsider.close()
+            event.remove(db.engine, "connect", short_wait)
+            db.session.remove()
+            db.engine.dispose()
