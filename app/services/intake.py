@@ -43,17 +43,24 @@ def _codes(value: Any) -> list[str]:
 def check(session: Session, case: Case, catalog: dict[str, Any] | None, element_id: str,
           data: dict[str, Any]) -> dict[str, Any]:
     """Validate an intake decision; returns facts for the diagram (nothing when not the intake task)."""
-    return decide(catalog, element_id, data, lambda: materials.missing_required(session, case, catalog))
+    return decide(catalog, element_id, data, lambda: materials.missing_required(session, case, catalog),
+                  case_data=case.data or {})
 
 
 def decide(catalog: dict[str, Any] | None, element_id: str, data: dict[str, Any],
-           missing_required: Callable[[], list[dict[str, Any]]] = list) -> dict[str, Any]:
+           missing_required: Callable[[], list[dict[str, Any]]] = list,
+           case_data: dict[str, Any] | None = None) -> dict[str, Any]:
     """The rules of :func:`check` on their own: ``missing_required`` gives the required catalog
     materials the case lacks (asked only for a decision that accepts the case). The scenario
-    runner calls this with none missing, so a test run is held to the window's rules."""
+    runner calls this with none missing, so a test run is held to the window's rules.
+
+    With ``case_data``, only the matters that apply to the case (``applies_when``) count, as
+    in the case's checklist: a matter the case does not need neither forbids 容缺 of a
+    material nor shortens its deadline."""
     if not catalog or catalog.get("intake_task") != element_id:
         return {}
-    by_code = {m["code"]: m for m in materials.catalog_materials(catalog)}
+    applies_to = None if case_data is None else {**case_data, **data}
+    by_code = {m["code"]: m for m in materials.catalog_materials(catalog, applies_to)}
     deficient = _codes(data.get("deficiency_materials"))
     committed = _codes(data.get("commitment_materials"))
     errors: dict[str, list[str]] = {}

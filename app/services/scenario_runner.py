@@ -228,7 +228,8 @@ def complete(run: Run, step: dict[str, Any]) -> None:
         if run.view.status != "running":
             break
         clean = _validate(run.target, snap.form_key, step.get("data") or {})
-        facts = intake.decide(run.target.catalog, snap.element_id, clean)  # every material uploaded
+        facts = intake.decide(run.target.catalog, snap.element_id, clean,  # every material uploaded
+                              case_data=run.data)
         try:
             run.engine_call(run.sim.complete, snap.task_id, {**clean, **facts})
         except (engine.TaskNotReady, engine.UnknownTask):

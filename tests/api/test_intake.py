@@ -3,6 +3,7 @@ from datetime import datetime
 
 import pytest
 
+from app.errors import InvalidInput
 from app.scheduler import fire_due_timers
 from app.services import clock
 from app.services.clock import LOCAL_TZ, ManualClock
@@ -336,3 +337,22 @@ def test_a_missing_material_gets_the_catalogs_supplement_deadline():
     assert facts["deficiency_workdays"] == intake.DEFAULT_SUPPLEMENT_WORKDAYS
     facts = intake.decide(catalog, "task_intake", {**decision, "deficiency_materials": ["M1", "M2"]})
     assert facts["deficiency_workdays"] == intake.DEFAULT_SUPPLEMENT_WORKDAYS  # an unset one counts as the default
+
+
+def test_a_matter_that_does_not_apply_to_the_case_does_not_decide_its_deficiency():
+    """Only the matters the case needs (applies_when) count, as on its checklist: 公章刻制 not asked
+    for neither forbids 容缺 of a material it shares nor shortens its deadline."""
+    from app.services import intake
+    catalog = {"intake_task": "task_intake", "matters": [
+        {"code": "A", "name": "设立登记", "materials": [
+            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 12}]},
+        {"code": "S", "name": "公章刻制", "applies_when": "need_seal", "materials": [
+            {"code": "M1", "name": "住所证明", "deficiency_allowed": True, "supplement_workdays": 2},
+            {"code": "M9", "name": "印模", "deficiency_allowed": False}]}]}
+    decision = {"intake_result": "deficiency", "commitment_signed": True, "deficiency_materials": ["M1"]}
+    assert intake.decide(catalog, "task_intake", decision, case_data={"need_seal": False})["deficiency_workdays"] == 12
+    assert intake.decide(catalog, "task_intake", decision, case_data={"need_seal": True})["deficiency_workdays"] == 2
+    with pytest.raises(InvalidInput) as refused:  # not needed by this case: not a material of it at all
+        intake.decide(catalog, "task_intake", {**decision, "deficiency_materials": ["M9"]},
+                      case_data={"need_seal": False})
+    assert "事项目录中没有材料" in refused.value.message
