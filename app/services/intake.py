@@ -59,8 +59,8 @@ def decide(catalog: dict[str, Any] | None, element_id: str, data: dict[str, Any]
     material nor shortens its deadline."""
     if not catalog or catalog.get("intake_task") != element_id:
         return {}
-    applies_to = None if case_data is None else {**case_data, **data}
-    by_code = {m["code"]: m for m in materials.catalog_materials(catalog, applies_to)}
+    # the case's data as stored, exactly what its checklist (and so missing_required) goes by
+    by_code = {m["code"]: m for m in materials.catalog_materials(catalog, case_data)}
     deficient = _codes(data.get("deficiency_materials"))
     committed = _codes(data.get("commitment_materials"))
     errors: dict[str, list[str]] = {}
