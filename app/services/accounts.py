@@ -245,7 +245,7 @@ def user_for_token(session: Session, token: str, now: datetime) -> Actor:
     row = session.execute(_TOKEN_LOOKUP, {"token_hash": digest}).one_or_none()
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.is_active:
         raise NotAuthenticated("未登录或登录已失效")
-    revoked_at, expires_at, _, user_id, username, name, roles_csv, department_id, dept_code, dept_name = row
+    _, expires_at, _, user_id, username, name, roles_csv, department_id, dept_code, dept_name = row
     actor = Actor(user_id, username, name, tuple(r for r in roles_csv.split(",") if r), department_id,
                   dept_code, dept_name)
     _recent_tokens.put(bind, digest, actor, expires_at)

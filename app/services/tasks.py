@@ -128,7 +128,7 @@ def lock_task(session: Session, task_id: str, *, unless_signing: str | None = No
     cases.state_of(session, task.case_id, for_update=True)
     if unless_signing is None:
         return _task_and_case(session, task_id)
-    task, case, sign_kind = _task_for_step(session, task_id, with_state=False)
+    task, case, sign_kind = _task_for_step(session, task_id)
     if sign_kind is not None:
         from . import signing  # signing imports this module
         signing.refuse_open_sign(sign_kind, unless_signing)
@@ -142,8 +142,6 @@ _TASK_AND_CASE = (select(Task, Case).join(Case, Case.id == Task.case_id).where(T
 _OPEN_SIGN_KIND = (select(TaskSign.kind).where(TaskSign.task_id == Task.id, TaskSign.status.in_(OPEN_SIGN_STATUSES))
                    .order_by(TaskSign.position).limit(1).correlate(Task).scalar_subquery())
 _FOR_STEP = _TASK_AND_CASE.add_columns(_OPEN_SIGN_KIND)
-_FOR_STEP_WITH_STATE = (_FOR_STEP.add_columns(WorkflowState)
-                        .join(WorkflowState, WorkflowState.case_id == Task.case_id))
 # a step also needs the stored state of each of the case's tasks ({id: state}, to project the
 # step onto the task rows): read with the task, as one JSON value, instead of by a query of its own
 _sibling = aliased(Task)
@@ -154,7 +152,8 @@ def _stored_states(aggregate):
             .correlate(Task).scalar_subquery())
 
 
-_STEP_ON_SQLITE = _FOR_STEP_WITH_STATE.add_columns(_stored_states(func.json_group_object))
+_STEP_ON_SQLITE = (_FOR_STEP.add_columns(WorkflowState, _stored_states(func.json_group_object))
+                   .join(WorkflowState, WorkflowState.case_id == Task.case_id))
 _STEP_RECHECK_ON_POSTGRESQL = _FOR_STEP.add_columns(_stored_states(func.json_object_agg))
 
 
@@ -171,9 +170,9 @@ def _task_and_case(session: Session, task_id: str) -> tuple[Task, Case]:
     return _read_task(session, _TASK_AND_CASE, task_id)
 
 
-def _task_for_step(session: Session, task_id: str, *, with_state: bool) -> tuple:
-    """(task, case, open 加签 kind[, workflow state]) in one query, read fresh."""
-    return _read_task(session, _FOR_STEP_WITH_STATE if with_state else _FOR_STEP, task_id)
+def _task_for_step(session: Session, task_id: str) -> tuple:
+    """(task, case, open 加签 kind) in one query, read fresh."""
+    return _read_task(session, _FOR_STEP, task_id)
 
 
 def _serialized(session: Session) -> bool:
@@ -205,7 +204,6 @@ def lock_for_step(session: Session, task_id: str, user: Actor) -> LockedStep:
     Refused unless the user may complete the task now (department, state, claim,
     delegation, and no open 加签 round holding it).
     """
-    dialect = session.get_bind().dialect.name
     if _serialized(session):  # nobody else writes: the task, case, state and task states in one read
         task, case, sign_kind, state_row, states = _read_task(session, _STEP_ON_SQLITE, task_id)
         _check_step(user, task, sign_kind)
@@ -216,11 +214,11 @@ def lock_for_step(session: Session, task_id: str, user: Actor) -> LockedStep:
     # case again, so a parallel branch that committed meanwhile is never overwritten
     state_row = cases.state_of(session, task.case_id, for_update=True)
     # a claim, hand-over, delegation or 加签 may have committed meanwhile: check again under the lock
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         task, case, sign_kind, states = _read_task(session, _STEP_RECHECK_ON_POSTGRESQL, task_id)
         states = states or {}
     else:
-        (task, case, sign_kind), states = _task_for_step(session, task_id, with_state=False), None
+        (task, case, sign_kind), states = _task_for_step(session, task_id), None
     _check_step(user, task, sign_kind)
     return LockedStep(task, case, state_row, states)
 
