@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from ..models import ROLES, ApiToken, Department, User
-from . import audit
+from . import audit, uow
 
 _hasher = PasswordHasher()
 
@@ -194,16 +195,20 @@ _TOKEN_LOOKUP = (
 class _RecentTokens:
     """Tokens this process resolved a moment ago, so that a burst of requests reads each once.
 
-    A logout in this process forgets its token at once. Another process (``APP_WORKERS``
-    above 1, or the scheduler) sees a logout or a deactivated account at most
-    ``seconds`` later. Expiry is checked on every request all the same.
+    A logout in this process ends its token at once, even for a request that read the
+    token just before the logout committed: the logout leaves a tombstone that outlives
+    any entry such a request could still put. Another process (``APP_WORKERS`` above 1,
+    or the scheduler) sees a logout or a deactivated account at most ``seconds`` later.
+    Expiry is checked on every request all the same.
     """
 
     MAX_ENTRIES = 10_000
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self._lock = threading.Lock()
         self._entries: dict[str, tuple[object, float, Actor, datetime]] = {}
+        self._tombstones: dict[str, float] = {}
 
     def get(self, bind: object, digest: str) -> tuple[Actor, datetime] | None:
         entry = self._entries.get(digest)
@@ -211,18 +216,34 @@ class _RecentTokens:
             return None
         return entry[2], entry[3]
 
-    def put(self, bind: object, digest: str, actor: Actor, expires_at: datetime) -> None:
+    def put(self, bind: object, digest: str, actor: Actor, expires_at: datetime, read_at: float) -> None:
+        """Trust what was read at ``read_at`` (monotonic, taken before the read) until ``seconds`` after it."""
         if self.seconds <= 0:
             return
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[digest] = (bind, time.monotonic() + self.seconds, actor, expires_at)
+        with self._lock:
+            if self._tombstones.get(digest, 0.0) >= time.monotonic():
+                return
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+                self._tombstones = {d: t for d, t in self._tombstones.items() if t >= time.monotonic()}
+            self._entries[digest] = (bind, read_at + self.seconds, actor, expires_at)
 
-    def forget(self, digest: str | None = None) -> None:
-        if digest is None:
-            self._entries.clear()
-        else:
+    def revoke(self, digest: str) -> None:
+        """Forget a token and refuse to cache it again until any read taken before now is stale.
+
+        Called when the logout is written and again once it has committed: a read that
+        began before the commit puts an entry that expires ``seconds`` after its read,
+        so it can never outlive the tombstone set after the commit.
+        """
+        with self._lock:
             self._entries.pop(digest, None)
+            if self.seconds > 0:
+                self._tombstones[digest] = time.monotonic() + self.seconds
+
+    def forget(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._tombstones.clear()
 
 
 _recent_tokens = _RecentTokens()
@@ -236,6 +257,7 @@ def configure_token_cache(seconds: float) -> None:
 
 def user_for_token(session: Session, token: str, now: datetime) -> Actor:
     digest, bind = _digest(token), session.get_bind()
+    read_at = time.monotonic()
     recent = _recent_tokens.get(bind, digest)
     if recent is not None:
         actor, expires_at = recent
@@ -248,7 +270,7 @@ def user_for_token(session: Session, token: str, now: datetime) -> Actor:
     _, expires_at, _, user_id, username, name, roles_csv, department_id, dept_code, dept_name = row
     actor = Actor(user_id, username, name, tuple(r for r in roles_csv.split(",") if r), department_id,
                   dept_code, dept_name)
-    _recent_tokens.put(bind, digest, actor, expires_at)
+    _recent_tokens.put(bind, digest, actor, expires_at, read_at)
     return actor
 
 
@@ -257,7 +279,10 @@ def revoke_token(session: Session, token: str, now: datetime) -> None:
     row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one_or_none()
     if row is None:
         raise NotFound("令牌不存在")
+    _recent_tokens.revoke(digest)
+    uow.after_commit(session, lambda: lambda: _recent_tokens.revoke(digest))
+    if row.revoked_at is not None:  # a second logout racing the first: already ended, nothing to write
+        return
     row.revoked_at = now
-    _recent_tokens.forget(digest)
     audit.record(session, action="auth.logout", at=now, actor_id=row.user_id, object_type="user",
                  object_id=row.user_id)

@@ -3,16 +3,18 @@
 What another process does to a token (a logout under APP_WORKERS > 1) is simulated
 by writing the database directly, which this process cannot see coming.
 """
+import threading
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from app import create_app
 from app.extensions import db
-from app.services import clock
+from app.services import accounts, clock
 from app.services.clock import ManualClock
+from app.services.uow import run_use_case
 from config import TestConfig
 
 from ..conftest import ApiClient
@@ -95,3 +97,47 @@ def test_a_cached_token_is_not_taken_for_another_database(cached, sqlite_templat
     stranger = ApiClient(other.test_client())
     assert_error(stranger.get("/api/v1/tasks", token=user.token), 401)
     _dispose(other)
+
+
+def test_a_request_that_read_the_token_just_before_the_logout_committed_does_not_keep_it(cached):
+    """The race: a request reads the token, the logout commits, then that request caches what it read."""
+    user = ApiClient(cached.test_client()).as_user("tax_approver")
+    with cached.app_context():
+        engine = db.engine
+    token_read, logged_out = threading.Event(), threading.Event()
+
+    def hold_the_reader(conn, cursor, statement, *args):
+        if threading.current_thread().name == "reader" and "api_tokens" in statement:
+            token_read.set()
+            assert logged_out.wait(10)
+
+    statuses = []
+    reader = threading.Thread(name="reader", target=lambda: statuses.append(user.get("/api/v1/tasks").status_code))
+    event.listen(engine, "after_cursor_execute", hold_the_reader)
+    try:
+        reader.start()
+        assert token_read.wait(10)
+        assert ApiClient(cached.test_client()).post("/api/v1/auth/logout", token=user.token).status_code == 204
+        logged_out.set()
+        reader.join(10)
+    finally:
+        event.remove(engine, "after_cursor_execute", hold_the_reader)
+    assert statuses == [200]  # it had read the token while the token was still good
+    assert_error(user.get("/api/v1/tasks"), 401)
+
+
+def test_a_second_logout_of_the_same_token_writes_nothing(cached):
+    """Two logouts of one token racing each other: the second finds it ended and leaves it so."""
+    user = ApiClient(cached.test_client()).as_user("tax_approver")
+    assert user.post("/api/v1/auth/logout").status_code == 204
+    seen = text("SELECT (SELECT max(revoked_at) FROM api_tokens), "
+                "(SELECT count(*) FROM audit_events WHERE action = 'auth.logout')")
+    with cached.app_context():
+        before = tuple(db.session.execute(seen).one())
+        clock.use(ManualClock(clock.now() + timedelta(seconds=5)))
+        try:
+            run_use_case(db.session, lambda: accounts.revoke_token(db.session, user.token, clock.now()))
+        finally:
+            clock.use(clock.SystemClock())
+        after = tuple(db.session.execute(seen).one())
+    assert before[1] == 1 and after == before
