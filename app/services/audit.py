@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..models import AuditEvent, Case
+from . import direct
 
 
 def _digest(prev: str | None, event) -> str:
@@ -64,7 +65,7 @@ def record(session: Session, *, action: str, at: datetime, actor_id: int | None,
     if case is not None:
         case.audit_head = event.hash
     # a plain INSERT, not the unit of work: every use case writes at least one event
-    session.execute(_INSERT_EVENT, vars(event))
+    direct.execute(session, _INSERT_EVENT, vars(event))
 
 
 _INSERT_EVENT = insert(AuditEvent.__table__)

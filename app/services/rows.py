@@ -19,6 +19,8 @@ from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import Update
 
+from . import direct
+
 _VERSION, _NEW_VERSION = "_rows_version", "_rows_new_version"
 _statements: dict[tuple[Mapper, tuple[str, ...]], Update] = {}
 
@@ -92,8 +94,7 @@ def _write(session: Session, state, changed: dict[str, object]) -> None:
     if version_key is not None:
         params[_VERSION] = state.dict[version_key]
         params[_NEW_VERSION] = mapper.version_id_generator(state.dict[version_key])
-    result = session.execute(_statement(mapper, keys), params)
-    if result.rowcount != 1:
+    if direct.execute(session, _statement(mapper, keys), params) != 1:
         raise StaleDataError(f"{mapper.class_.__name__} {state.identity} was changed or removed meanwhile")
     if version_key is not None:
         state.dict[version_key] = params[_NEW_VERSION]

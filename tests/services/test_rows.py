@@ -78,3 +78,11 @@ def test_new_rows_and_unchanged_rows_are_left_to_flush(app, case_id):
     assert _statements(lambda: rows.write_changes(db.session, fresh, case)) == []
     assert "INSERT" in _statements(db.session.flush)
     db.session.rollback()
+
+
+def test_assigning_equal_values_writes_nothing(app, case_id):
+    case = db.session.get(Case, case_id)
+    case.applicant_name = str(case.applicant_name)
+    case.data = dict(case.data)
+    assert _statements(lambda: rows.write_changes(db.session, case)) == []
+    assert _statements(db.session.flush) == []
