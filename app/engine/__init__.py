@@ -9,6 +9,7 @@ from .loader import ParsedProcess, parse_process, sha256_of
 from .runner import complete, configure_cache, deliver_message, fire_due_timers, move_timers, remember, start
 from .sandbox import SandboxError
 from .scripts import register_helper
+from .serializer import to_text as state_text
 from .withdraw import WithdrawRefused, WithdrawResult, withdraw
 from .types import Effect, PendingTimer, ProcessModel, StepResult, TaskSnapshot, UserTaskDef
 
@@ -16,6 +17,6 @@ __all__ = [
     "condition_holds", "condition_problem", "current_now", "run_context",
     "BpmnInvalid", "EngineError", "NotWaiting", "TaskNotReady", "UnknownTask", "ValidationIssue",
     "RunOutcome", "run_pending", "lint", "MigrationCheck", "check_migration", "ParsedProcess", "parse_process", "sha256_of", "complete", "configure_cache", "deliver_message", "fire_due_timers", "move_timers", "remember", "start",
-    "SandboxError", "register_helper", "Effect", "PendingTimer", "ProcessModel", "StepResult",
+    "SandboxError", "register_helper", "state_text", "Effect", "PendingTimer", "ProcessModel", "StepResult",
     "TaskSnapshot", "UserTaskDef", "WithdrawRefused", "WithdrawResult", "withdraw",
 ]

@@ -1,7 +1,6 @@
 """Write an engine step into the database: state, task rows, timers, case status."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from collections.abc import Callable
 from typing import Any
@@ -18,13 +17,9 @@ from . import accounts, effects, processes, rows, uow
 DueFunction = Callable[[str, datetime], "datetime | None"]
 
 
-def _dumps(state: dict[str, Any]) -> str:
-    return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
-
-
 def save_state(session: Session, case: Case, result: engine.StepResult,
                state_row: WorkflowState | None, parsed: engine.ParsedProcess | None = None) -> WorkflowState:
-    text = _dumps(result.state)
+    text = engine.state_text(result.state)
     version = str(result.state.get("serializer_version", ""))
     if state_row is None:
         state_row = WorkflowState(case_id=case.id, state=text, serializer_version=version)
