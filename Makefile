@@ -28,9 +28,10 @@ install-dev: $(STAMP)-dev
 run: install
 	$(PY) run.py
 
-## Install what the tests need, then run the whole suite.
+## Install what the tests need, then run the whole suite (TEST_WORKERS processes, one file each at a time).
+TEST_WORKERS ?= 2
 test: install-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Full benchmark run; writes BENCHMARKS.md and bench/results/*.json.
 bench: install-dev
