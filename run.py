@@ -19,22 +19,36 @@ import threading
 
 from app import create_app
 from app.database import upgrade_schema
+from app.errors import DomainError
 from app.extensions import db
 from app.services import clock, seed
 from app.services.uow import run_use_case
 from config import Config, ConfigError, worker_count
 
 
+def _refused(what: str, exc: DomainError) -> str:
+    errors = exc.errors if isinstance(exc.errors, dict) else {}
+    details = "；".join(str(m) for messages in errors.values() for m in (messages if isinstance(messages, list) else [messages]))
+    return f"配置错误：{what}（{details or exc.message}）"
+
+
 def first_run(app) -> None:
+    """The admin account and, with APP_DEMO, the demo data; a bad password setting stops start-up with a message."""
     cfg = app.config
     with app.app_context():
-        generated = run_use_case(db.session, lambda: seed.ensure_admin(db.session, cfg["ADMIN_PASSWORD"], clock.now()))
+        try:
+            generated = run_use_case(db.session, lambda: seed.ensure_admin(db.session, cfg["ADMIN_PASSWORD"], clock.now()))
+        except DomainError as exc:
+            sys.exit(_refused("APP_ADMIN_PASSWORD 不能用作管理员密码", exc))
         if generated:
             print(f"管理员账号 admin，初始密码：{generated}（请登录后修改）", flush=True)
         if cfg["DEMO"]:
-            run_use_case(db.session, lambda: seed.load_demo(
-                db.session, password=cfg["DEMO_PASSWORD"], processes_dir=cfg["PROCESSES_DIR"],
-                forms_dir=cfg["FORMS_DIR"], now=clock.now()))
+            try:
+                run_use_case(db.session, lambda: seed.load_demo(
+                    db.session, password=cfg["DEMO_PASSWORD"], processes_dir=cfg["PROCESSES_DIR"],
+                    forms_dir=cfg["FORMS_DIR"], now=clock.now()))
+            except DomainError as exc:
+                sys.exit(_refused("演示数据无法载入（检查 APP_DEMO_PASSWORD）", exc))
             print("演示账号（密码均为 %s）：" % cfg["DEMO_PASSWORD"], flush=True)
             for user in seed.demo_users():
                 print(f"  {user['username']:<24} {user['name']}", flush=True)

@@ -291,3 +291,15 @@ def test_run_py_with_a_bad_app_workers_stops_with_a_message_not_a_traceback(raw,
     assert f"配置错误：APP_WORKERS 必须是不小于 1 的整数（当前为“{raw}”）" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "never.db").exists()  # refused before touching the database
+
+
+@pytest.mark.parametrize("variable", ["APP_ADMIN_PASSWORD", "APP_DEMO_PASSWORD"])
+def test_run_py_with_a_too_short_password_setting_stops_with_a_message_not_a_traceback(variable, tmp_path):
+    env = {**os.environ, "APP_INSTANCE_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
+           "APP_DEMO": "1", "APP_ADMIN_PASSWORD": "admin-password-ok", "APP_DEMO_PASSWORD": "Demo@2026",
+           variable: "x"}
+    done = subprocess.run([sys.executable, str(BASE_DIR / "run.py")], cwd=BASE_DIR, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "配置错误：" in done.stderr and "密码至少" in done.stderr
+    assert "Traceback" not in done.stderr
