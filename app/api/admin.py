@@ -25,7 +25,7 @@ class Departments(MethodView):
         return db.session.execute(select(Department).order_by(Department.id)).scalars().all()
 
     @auth_required("admin")
-    @blp.arguments(DepartmentCreateSchema)
+    @blp.arguments(DepartmentCreateSchema())
     @blp.response(201, DepartmentSchema)
     def post(self, body):
         """新增部门"""
@@ -42,7 +42,7 @@ class Users(MethodView):
         return db.session.execute(select(User).order_by(User.id)).scalars().all()
 
     @auth_required("admin")
-    @blp.arguments(UserCreateSchema)
+    @blp.arguments(UserCreateSchema())
     @blp.response(201, UserSchema)
     def post(self, body):
         """新增用户"""

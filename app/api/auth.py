@@ -48,7 +48,7 @@ def user_json(user) -> dict:
 class Login(MethodView):
     decorators = [limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])]
 
-    @blp.arguments(LoginSchema)
+    @blp.arguments(LoginSchema())
     @blp.response(200, TokenSchema)
     def post(self, body):
         """登录，换取访问令牌"""

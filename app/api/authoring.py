@@ -116,7 +116,7 @@ class DraftBpmn(MethodView):
         return _dump(drafts.current(db.session, key, processes_dir=_folder()))
 
     @auth_required(*ANALYSTS)
-    @blp.arguments(BpmnBodySchema)
+    @blp.arguments(BpmnBodySchema())
     @blp.response(200, DraftSchema)
     def put(self, body, key):
         """保存流程图：运行部署校验与规范检查，问题按元素列出；有问题也会保存，但不能部署"""
@@ -128,7 +128,7 @@ class DraftBpmn(MethodView):
 @blp.route("/<string:key>/draft/forms/<string:form_id>")
 class DraftForm(MethodView):
     @auth_required(*ANALYSTS)
-    @blp.arguments(FormBodySchema)
+    @blp.arguments(FormBodySchema())
     @blp.response(200, DraftSchema)
     def put(self, body, key, form_id):
         """保存表单（form-js JSON）到草稿；表单有问题时不保存"""
@@ -140,7 +140,7 @@ class DraftForm(MethodView):
 @blp.route("/<string:key>/draft/catalog")
 class DraftCatalog(MethodView):
     @auth_required(*ANALYSTS)
-    @blp.arguments(CatalogBodySchema)
+    @blp.arguments(CatalogBodySchema())
     @blp.response(200, DraftSchema)
     def put(self, body, key):
         """保存事项目录（YAML）：校验并列出问题；有问题也会保存，但不能部署"""
@@ -152,7 +152,7 @@ class DraftCatalog(MethodView):
 @blp.route("/<string:key>/draft/deploy")
 class DraftDeploy(MethodView):
     @auth_required(*ANALYSTS)
-    @blp.arguments(DeployBodySchema)
+    @blp.arguments(DeployBodySchema())
     @blp.response(201, ProcessSchema)
     def post(self, body, key):
         """部署草稿为新版本（草稿须无问题）"""
@@ -163,7 +163,7 @@ class DraftDeploy(MethodView):
 @blp.route("/<string:key>/diff")
 class VersionDiff(MethodView):
     @auth_required(*ANALYSTS)
-    @blp.arguments(DiffArgsSchema, location="query")
+    @blp.arguments(DiffArgsSchema(), location="query")
     @blp.response(200, DiffSchema)
     def get(self, args, key):
         """两个版本之间新增、删除和修改的元素"""

@@ -85,7 +85,7 @@ def _year_view(year: int) -> dict:
 @blp.route("/add-workdays")
 class AddWorkdays(MethodView):
     @auth_required()
-    @blp.arguments(AddWorkdaysArgs, location="query")
+    @blp.arguments(AddWorkdaysArgs(), location="query")
     @blp.response(200, AddWorkdaysResult)
     def get(self, args):
         """起始日之后第 N 个工作日（起始日当天不计）"""
@@ -97,7 +97,7 @@ class AddWorkdays(MethodView):
 @blp.route("/workdays-between")
 class WorkdaysBetween(MethodView):
     @auth_required()
-    @blp.arguments(BetweenArgs, location="query")
+    @blp.arguments(BetweenArgs(), location="query")
     @blp.response(200, BetweenResult)
     def get(self, args):
         """(start, end] 之间的工作日数"""
@@ -107,7 +107,7 @@ class WorkdaysBetween(MethodView):
 @blp.route("/deadline")
 class Deadline(MethodView):
     @auth_required()
-    @blp.arguments(DeadlineArgs, location="query")
+    @blp.arguments(DeadlineArgs(), location="query")
     @blp.response(200, DeadlineResult)
     def get(self, args):
         """按工作日 / 工作小时 / 自然日计算期限"""
@@ -127,7 +127,7 @@ class Year(MethodView):
         return _year_view(year)
 
     @auth_required("admin")
-    @blp.arguments(YearImport)
+    @blp.arguments(YearImport())
     @blp.response(200, YearSchema)
     def put(self, body, year):
         """导入国务院办公厅当年放假安排：全部假日与调休上班日"""

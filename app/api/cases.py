@@ -67,7 +67,7 @@ def _may_read(user, case) -> bool:
 @blp.route("")
 class Cases(MethodView):
     @auth_required("admin", "manager", "clerk")
-    @blp.arguments(CaseQueryArgsSchema, location="query")
+    @blp.arguments(CaseQueryArgsSchema(), location="query")
     @blp.response(200, CaseSummarySchema(many=True))
     def get(self, args):
         """办件列表（最新在前）"""
@@ -78,7 +78,7 @@ class Cases(MethodView):
                  "completed_at": c.completed_at, "deadline": c.deadline} for c in rows]
 
     @auth_required("clerk", "admin")
-    @blp.arguments(CaseCreateSchema)
+    @blp.arguments(CaseCreateSchema())
     @blp.response(201, CaseSchema)
     @blp.doc(parameters=[{
         "in": "header", "name": "Idempotency-Key", "required": False,
@@ -175,7 +175,7 @@ class Suspensions(MethodView):
         return legal_time.suspensions(db.session, _case_for_actor(case_no).id)
 
     @auth_required("approver", "clerk", "manager")
-    @blp.arguments(SuspendSchema)
+    @blp.arguments(SuspendSchema())
     @blp.response(201, SuspensionSchema)
     def post(self, body, case_no):
         """中止计时（听证、检验检测鉴定、专家评审、补正等特别程序），并书面告知申请人"""
@@ -198,7 +198,7 @@ class Resume(MethodView):
 @blp.route("/<string:case_no>/extensions")
 class Extensions(MethodView):
     @auth_required("manager", "admin")
-    @blp.arguments(ExtendSchema)
+    @blp.arguments(ExtendSchema())
     @blp.response(201, ExtensionSchema)
     def post(self, body, case_no):
         """延期（须负责人批准；受法定延长上限约束）"""

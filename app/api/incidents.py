@@ -46,7 +46,7 @@ class ResolvedSchema(Schema):
 @blp.route("")
 class Incidents(MethodView):
     @auth_required("analyst", "admin", "manager")
-    @blp.arguments(IncidentQuery, location="query")
+    @blp.arguments(IncidentQuery(), location="query")
     @blp.response(200, IncidentSchema(many=True))
     def get(self, args):
         """未处理的故障，最新的在前"""

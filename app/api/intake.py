@@ -94,7 +94,7 @@ def _notice_json(n) -> dict:
 @blp.route("/cases/<string:case_no>/messages")
 class CaseMessages(MethodView):
     @auth_required("clerk", "admin")
-    @blp.arguments(MessageSchema)
+    @blp.arguments(MessageSchema())
     @blp.response(200, CaseSchema)
     def post(self, body, case_no):
         """向办件发送消息：申请人补正或补齐容缺材料后，由综合窗口提交（按统一受理号码关联）"""
@@ -217,7 +217,7 @@ class CreditRecords(MethodView):
 @blp.route("/prefill")
 class Prefill(MethodView):
     @auth_required("clerk", "admin")
-    @blp.arguments(PrefillArgsSchema, location="query")
+    @blp.arguments(PrefillArgsSchema(), location="query")
     @blp.response(200, PrefillSchema)
     def get(self, args):
         """共享数据自动调用：按申请人证件号码，从其以往办件和电子证照预填一表申请（注明来源，可修改）"""

@@ -118,7 +118,7 @@ class CaseMaterials(MethodView):
         return materials.checklist(db.session, case, catalog)
 
     @auth_required("clerk", "admin")
-    @blp.arguments(MaterialUploadSchema, location="multipart")
+    @blp.arguments(MaterialUploadSchema(), location="multipart")
     @blp.response(201, MaterialSchema)
     def post(self, body, case_no):
         """上传材料（multipart 字段 code 与 file）；同一材料再次上传即为新版本（补正）"""

@@ -61,7 +61,7 @@ class RunSchema(Schema):
 @blp.route("/<string:key>/migrations/preview")
 class MigrationPreview(MethodView):
     @auth_required("analyst", "admin")
-    @blp.arguments(PreviewArgs)
+    @blp.arguments(PreviewArgs())
     @blp.response(200, PreviewSchema)
     def post(self, body, key):
         """预览：源版本上运行中的办件哪些可迁移到最新版本，哪些不能及原因（不写入任何数据）"""
@@ -73,7 +73,7 @@ class MigrationPreview(MethodView):
 @blp.route("/<string:key>/migrations")
 class Migrations(MethodView):
     @auth_required("analyst", "admin")
-    @blp.arguments(RunArgs)
+    @blp.arguments(RunArgs())
     @blp.response(200, RunSchema)
     def post(self, body, key):
         """迁移：把源版本上可迁移的办件（或所列办件）迁到最新版本；每件一个事务，并记入审计"""

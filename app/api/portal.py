@@ -150,7 +150,7 @@ def _checked_case(body):
 class Lookup(MethodView):
     decorators = [portal_limit]
 
-    @blp.arguments(PortalLookupSchema)
+    @blp.arguments(PortalLookupSchema())
     @blp.response(200, PortalViewSchema)
     def post(self, body):
         """申请人查询办件（无需登录）：统一受理号码 + 查询码；输错多次将暂停查询"""
@@ -161,7 +161,7 @@ class Lookup(MethodView):
 class PortalRating(MethodView):
     decorators = [portal_limit]
 
-    @blp.arguments(PortalRatingSchema)
+    @blp.arguments(PortalRatingSchema())
     @blp.response(201, CaseRatingSchema)
     def post(self, body):
         """申请人评价办件（好差评，无需登录；办结后每件一次）"""
@@ -180,7 +180,7 @@ def _rate(case, body, channel, actor_id):
 @blp.route("/cases/<string:case_no>/rating")
 class WindowRating(MethodView):
     @auth_required("clerk", "admin")
-    @blp.arguments(RatingInputSchema)
+    @blp.arguments(RatingInputSchema())
     @blp.response(201, CaseRatingSchema)
     def post(self, body, case_no):
         """综合窗口录入申请人在窗口作出的评价（评价器 / 纸质评价表）"""
@@ -190,7 +190,7 @@ class WindowRating(MethodView):
 @blp.route("/follow-ups")
 class FollowUps(MethodView):
     @auth_required("approver", "clerk", "manager", "admin")
-    @blp.arguments(FollowUpQuerySchema, location="query")
+    @blp.arguments(FollowUpQuerySchema(), location="query")
     @blp.response(200, FollowUpSchema(many=True))
     def get(self, args):
         """差评整改（部门人员看本部门的；管理人员看全部），待整改的按期限排序"""
@@ -202,7 +202,7 @@ class FollowUps(MethodView):
 @blp.route("/follow-ups/<int:follow_up_id>/resolve")
 class Resolve(MethodView):
     @auth_required("approver")
-    @blp.arguments(FollowUpResolveSchema)
+    @blp.arguments(FollowUpResolveSchema())
     @blp.response(200, FollowUpSchema)
     def post(self, body, follow_up_id):
         """整改完成：负责部门的审批人员填写整改情况（同时告知申请人）"""

@@ -86,7 +86,7 @@ class TaskSigns(MethodView):
         return signing.for_task(db.session, task_id)
 
     @auth_required(*WORKERS)
-    @blp.arguments(SignCreateSchema)
+    @blp.arguments(SignCreateSchema())
     @blp.response(201, SignSchema(many=True))
     def post(self, body, task_id):
         """加签：前加签（加签人先审批，再回到我办理）或后加签（提交我的办理意见，加签人依次同意后才办结）"""
@@ -120,7 +120,7 @@ class CancelSigns(MethodView):
 @blp.route("/signs")
 class MySigns(MethodView):
     @auth_required()
-    @blp.arguments(SignArgsSchema, location="query")
+    @blp.arguments(SignArgsSchema(), location="query")
     @blp.response(200, SignInboxSchema(many=True))
     def get(self, args):
         """加签待办：等我审批的加签（最早的在前）"""
@@ -130,7 +130,7 @@ class MySigns(MethodView):
 @blp.route("/signs/<int:sign_id>/decide")
 class DecideSign(MethodView):
     @auth_required(*WORKERS)
-    @blp.arguments(SignDecisionSchema)
+    @blp.arguments(SignDecisionSchema())
     @blp.response(200, SignInboxSchema)
     def post(self, body, sign_id):
         """加签审批：同意或不同意（意见必填）；后加签的最后一位同意后任务办结"""
@@ -144,7 +144,7 @@ class DecideSign(MethodView):
 @blp.route("/tasks/<string:task_id>/withdraw")
 class Withdraw(MethodView):
     @auth_required(*WORKERS)
-    @blp.arguments(WithdrawSchema)
+    @blp.arguments(WithdrawSchema())
     @blp.response(200, WorkTaskSchema)
     def post(self, body, task_id):
         """撤回：办结人收回本人的办结（后续环节尚未开始、未自动出具文书或证照时）"""

@@ -48,7 +48,7 @@ def _event_json(event, case_no):
 @blp.route("/events")
 class Events(MethodView):
     @auth_required()
-    @blp.arguments(EventQuery, location="query")
+    @blp.arguments(EventQuery(), location="query")
     @blp.response(200, EventSchema(many=True))
     def get(self, args):
         """监察事件（管理人员看全部；审批人员只看本部门的）"""
@@ -60,7 +60,7 @@ class Events(MethodView):
 @blp.route("/cases/<string:case_no>/supervise")
 class Supervise(MethodView):
     @auth_required("manager")
-    @blp.arguments(SuperviseSchema)
+    @blp.arguments(SuperviseSchema())
     @blp.response(201, EventSchema)
     def post(self, body, case_no):
         """对办件发起督办"""

@@ -21,7 +21,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待�
 @blp.route("")
 class Tasks(MethodView):
     @auth_required()
-    @blp.arguments(TaskQueryArgsSchema, location="query")
+    @blp.arguments(TaskQueryArgsSchema(), location="query")
     @blp.response(200, TaskSchema(many=True))
     def get(self, args):
         """本部门可办理的任务（按期限排序）"""
@@ -68,7 +68,7 @@ class TaskDetail(MethodView):
 @blp.route("/<string:task_id>/complete")
 class CompleteTask(MethodView):
     @auth_required()
-    @blp.arguments(TaskCompleteSchema)
+    @blp.arguments(TaskCompleteSchema())
     @blp.response(200, TaskSchema)
     def post(self, body, task_id):
         """办理完成任务，提交表单数据"""

@@ -125,7 +125,7 @@ def _run(operation, **kwargs) -> dict:
 @blp.route("/inbox")
 class Inbox(MethodView):
     @auth_required("approver", "clerk", "manager", "admin")
-    @blp.arguments(InboxArgsSchema, location="query")
+    @blp.arguments(InboxArgsSchema(), location="query")
     @blp.response(200, InboxRowSchema(many=True))
     def get(self, args):
         """待办：部门待办（本部门未认领或我认领的）或我的待办，按期限排序（无期限的在后）"""
@@ -161,7 +161,7 @@ class Unclaim(MethodView):
 @blp.route("/tasks/<string:task_id>/reassign")
 class Reassign(MethodView):
     @auth_required(*WORKERS)
-    @blp.arguments(HandOverSchema)
+    @blp.arguments(HandOverSchema())
     @blp.response(200, WorkTaskSchema)
     def post(self, body, task_id):
         """转办：交给本部门的另一位审批人员或窗口人员"""
@@ -172,7 +172,7 @@ class Reassign(MethodView):
 @blp.route("/tasks/<string:task_id>/delegate")
 class Delegate(MethodView):
     @auth_required(*WORKERS)
-    @blp.arguments(HandOverSchema)
+    @blp.arguments(HandOverSchema())
     @blp.response(200, WorkTaskSchema)
     def post(self, body, task_id):
         """委派：请本部门同事协助办理，办完交回委派人，由委派人办结"""
@@ -183,7 +183,7 @@ class Delegate(MethodView):
 @blp.route("/tasks/<string:task_id>/resolve")
 class Resolve(MethodView):
     @auth_required(*WORKERS)
-    @blp.arguments(ResolveSchema)
+    @blp.arguments(ResolveSchema())
     @blp.response(200, WorkTaskSchema)
     def post(self, body, task_id):
         """交回：受委派人填写意见后把任务交回委派人"""
@@ -193,7 +193,7 @@ class Resolve(MethodView):
 @blp.route("/tasks/<string:task_id>/copies")
 class Copies(MethodView):
     @auth_required(*WORKERS)
-    @blp.arguments(CopyCreateSchema)
+    @blp.arguments(CopyCreateSchema())
     @blp.response(201, SentCopySchema(many=True))
     def post(self, body, task_id):
         """抄送：把任务只读地抄送给一位或多位人员（可跨部门），对方可以查看该办件"""
@@ -217,7 +217,7 @@ class Comments(MethodView):
         return work.comments(db.session, task_id)
 
     @auth_required(*WORKERS)
-    @blp.arguments(CommentCreateSchema)
+    @blp.arguments(CommentCreateSchema())
     @blp.response(201, CommentSchema)
     def post(self, body, task_id):
         """评论任务（最多 2000 字）"""
@@ -230,7 +230,7 @@ class Comments(MethodView):
 @blp.route("/copies")
 class MyCopies(MethodView):
     @auth_required()
-    @blp.arguments(CopyArgsSchema, location="query")
+    @blp.arguments(CopyArgsSchema(), location="query")
     @blp.response(200, CopySchema(many=True))
     def get(self, args):
         """抄送我的（未读在前）"""
