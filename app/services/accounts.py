@@ -225,7 +225,6 @@ class _RecentTokens:
                 return
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
-                self._tombstones = {d: t for d, t in self._tombstones.items() if t >= time.monotonic()}
             self._entries[digest] = (bind, read_at + self.seconds, actor, expires_at)
 
     def revoke(self, digest: str) -> None:
@@ -235,10 +234,13 @@ class _RecentTokens:
         began before the commit puts an entry that expires ``seconds`` after its read,
         so it can never outlive the tombstone set after the commit.
         """
+        now = time.monotonic()
         with self._lock:
             self._entries.pop(digest, None)
+            # only the logouts of the last ``seconds`` are kept, so this never grows with uptime
+            self._tombstones = {d: t for d, t in self._tombstones.items() if t >= now}
             if self.seconds > 0:
-                self._tombstones[digest] = time.monotonic() + self.seconds
+                self._tombstones[digest] = now + self.seconds
 
     def forget(self) -> None:
         with self._lock:

@@ -37,7 +37,8 @@ class _Compiled(NamedTuple):
     processors: tuple[Callable[[Any], Any] | None, ...]
 
 
-_compiled: dict[tuple[int, str, tuple[str, ...]], tuple[Insert | Update, _Compiled]] = {}
+# keyed by the dialect object itself: its bind processors follow that engine's settings (e.g. its JSON serializer)
+_compiled: dict[tuple[int, object, tuple[str, ...]], tuple[Insert | Update, _Compiled]] = {}
 
 
 def _has_python_defaults(stmt: Insert | Update) -> bool:
@@ -45,7 +46,7 @@ def _has_python_defaults(stmt: Insert | Update) -> bool:
 
 
 def _compile(stmt: Insert | Update, dialect, keys: tuple[str, ...]) -> _Compiled:
-    cache_key = (id(stmt), dialect.name, keys)
+    cache_key = (id(stmt), dialect, keys)
     hit = _compiled.get(cache_key)
     if hit is not None and hit[0] is stmt:
         return hit[1]
