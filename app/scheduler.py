@@ -8,7 +8,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from .extensions import db
-from .services import clock, idempotency, reports_weekly, supervision, timers
+from .services import clock, idempotency, lights, reports_weekly, supervision, timers
 from .services.uow import run_use_case
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,27 @@ def fire_due_timers(app: Flask) -> int:
     return fired
 
 
+def fill_lights(app: Flask, forget: bool = False) -> int:
+    """Work out the yellow moments open rows lack (all of them with ``forget``), a batch per transaction."""
+    filled = 0
+    with app.app_context():
+        try:
+            if forget:
+                run_use_case(db.session, lambda: lights.forget(db.session))
+            for _ in range(lights.MAX_BATCHES):  # more are left to the next scan
+                batch = run_use_case(db.session, lambda: lights.fill(db.session))
+                filled += batch
+                if batch < lights.BATCH:
+                    break
+        finally:
+            db.session.remove()
+    return filled
+
+
 def scan_supervision(app: Flask) -> int:
     """Read what is due without holding a write lock, then write each event in its own transaction."""
     written = 0
+    fill_lights(app)
     with app.app_context():
         try:
             now = clock.now()
@@ -86,6 +104,8 @@ def init_scheduler(app: Flask) -> BackgroundScheduler:
                       id="weekly_report", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     scheduler.add_job(forget_idempotency_keys, "interval", hours=6, args=[app], id="forget_idempotency_keys",
                       max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))  # and at start
+    # office hours are read at start-up: the stored yellow moments of open rows are worked out again
+    scheduler.add_job(fill_lights, "date", args=[app, True], id="fill_lights_at_start")
     # a Monday missed while no scheduler ran: built at start (a no-op when the report is there)
     scheduler.add_job(build_weekly_report, "date", args=[app], id="weekly_report_catch_up")
     scheduler.start()

@@ -5,7 +5,8 @@ app's own table definitions): one case per ~7 tasks, tasks spread evenly over
 the departments, mostly completed (95 %), some cancelled (3 %), some ready (2 %).
 Finished tasks are spread over two years; open ones are recent and due in the
 next working weeks, as in a hall that keeps up (overdue ones would wake the
-supervision scan, which is not what this measures).
+supervision scan, which is not what this measures). Open rows carry their yellow
+moment (``warn_at``), worked out with the app's calendar, as the app writes it.
 Levels are totals of the tasks table, rows already there included. Loading a
 level stops after ``inbox_load_limit_s`` seconds; what was loaded is measured.
 """
@@ -17,6 +18,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
 from .client import Connection, Http
 from .common import Scale, latency_summary, log, rnd
@@ -35,6 +37,7 @@ def _state(rng: random.Random) -> str:
 class Loader:
     def __init__(self, database_url: str) -> None:
         from app.models import Case, Department, ProcessDefinition, Task, User
+        from app.services import calendar, deadlines
         self.cases, self.tasks = Case.__table__, Task.__table__
         # a long busy timeout: the server's own jobs (timers, supervision scan) may hold SQLite's write lock
         options = {"connect_args": {"timeout": 120}} if database_url.startswith("sqlite") else {}
@@ -48,6 +51,11 @@ class Loader:
                 ProcessDefinition.id == self.definition)).scalar()
             self.user = conn.execute(select(User.id).where(User.username == APPROVER)).scalar()
             self.next_case = (conn.execute(select(func.max(self.cases.c.id))).scalar() or 0) + 1
+            catalog = conn.execute(select(ProcessDefinition.catalog).where(
+                ProcessDefinition.id == self.definition)).scalar()
+        with Session(self.engine) as session:  # open rows get their yellow moment, as the app writes it
+            cal, ratio = calendar.load(session), deadlines.warn_ratio(catalog)
+        self.warn_at = lambda made, due: deadlines.warn_at(cal, made, due, ratio)
         if self.definition is None:
             raise RuntimeError("no process definition deployed; cases rows need one")
         self.now = datetime.now(timezone.utc)
@@ -81,10 +89,12 @@ class Loader:
                 if state == "ready":  # open work: recent, not yet due
                     cases[-1]["status"] = "running"
                     made = now - timedelta(minutes=rng.randint(1, 3 * 24 * 60))
+                due = made + timedelta(days=rng.randint(5, 20))
+                warn = self.warn_at(made, due) if state == "ready" else None
                 tasks.append({"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "case_id": case_id,
                               "element_id": f"t{k}", "name": f"并联事项{k + 1}", "lane": dept_name,
                               "department_id": dept_id, "form_key": None, "state": state, "created_at": made,
-                              "due_at": made + timedelta(days=rng.randint(5, 20)),
+                              "due_at": due, "warn_at": warn,
                               "completed_by_id": self.user if state == "completed" else None,
                               "completed_at": made + timedelta(hours=2) if state == "completed" else None,
                               "data": None})

@@ -26,7 +26,7 @@ def case_json(case, cal=None) -> dict:
     ratio = deadlines.warn_ratio(definition.catalog)
     clock_now = case.suspended_at or now  # a suspended case's light stands still
     return {
-        "light": deadlines.light(cal, case.created_at, case.deadline, clock_now, ratio),
+        "light": deadlines.light(cal, case.created_at, case.deadline, clock_now, ratio, warn=case.warn_at),
         "statutory_deadline": case.statutory_deadline,
         "deadline_estimated": bool(case.deadline and cal.is_estimated(local(case.deadline).year)),
         "suspended": case.suspended_at is not None,
@@ -48,7 +48,8 @@ def task_json(task, case_no: str, cal=None, ratio: float = deadlines.DEFAULT_WAR
     """A task as TaskSchema expects it; the light only for open tasks."""
     light = None
     if task.state == "ready" and task.due_at is not None:
-        light = deadlines.light(cal or calendar.load(db.session), task.created_at, task.due_at, clock.now(), ratio)
+        light = deadlines.light(cal or calendar.load(db.session), task.created_at, task.due_at, clock.now(), ratio,
+                                warn=task.warn_at)
     return {"id": task.id, "case_no": case_no, "name": task.name, "element_id": task.element_id,
             "lane": task.lane, "state": task.state, "form_key": task.form_key,
             "created_at": task.created_at, "due_at": task.due_at, "light": light,

@@ -42,7 +42,7 @@ def listed(rows, cal, now) -> list[dict]:
     for row in rows:
         light = None
         if row.state == "ready" and row.due_at is not None:
-            light = deadlines.light(cal, row.created_at, row.due_at, now)
+            light = deadlines.light(cal, row.created_at, row.due_at, now, warn=row.warn_at)
         out.append({"id": row.id, "case_no": row.case_no, "name": row.name, "element_id": row.element_id,
                     "department": row.lane, "state": row.state, "form_key": row.form_key,
                     "created_at": _iso(row.created_at), "due_at": _iso(row.due_at), "light": light,

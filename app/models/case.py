@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -15,6 +15,7 @@ CASE_STATUSES = ("running", "completed", "terminated")
 
 class Case(db.Model):
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_warn", "status", "warn_at", "deadline"),)  # as ix_tasks_warn
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_no: Mapped[str] = mapped_column(String(32), unique=True)
@@ -33,6 +34,8 @@ class Case(db.Model):
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # 承诺时限 (else 法定)
     statutory_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())  # 法定时限
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # clock stopped since
+    # the deadline's light turns yellow after this (deadlines.warn_at); empty: not worked out yet
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Art. 32: materials received (created_at) and the application accepted are kept apart
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acceptance: Mapped[str | None] = mapped_column(String(16))  # window | deemed (视为受理)
@@ -65,6 +68,8 @@ class Task(db.Model):
         Index("ix_tasks_inbox", "department_id", "state", "due_at", "created_at", "id"),
         Index("ix_tasks_case", "case_id", "created_at"),
         Index("ix_tasks_open", "state", "due_at", "created_at", "id"),  # lights and the managers' inbox
+        # the supervision scan: open tasks past their yellow moment, and those without one yet
+        Index("ix_tasks_warn", "state", "warn_at", "due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -77,6 +82,7 @@ class Task(db.Model):
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # yellow after this; as Case.warn_at
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[dict | None] = mapped_column(JSON)
@@ -108,3 +114,18 @@ class CaseRequest(db.Model):
     request_hash: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# A deadline moved without its yellow moment loses the stale one: the light is then worked
+# out when shown, and the scheduler stores it again (services/lights.py). Code that moves a
+# deadline and sets the moment sets the deadline first.
+@event.listens_for(Task.due_at, "set")
+def _task_due_moved(target: Task, value, oldvalue, initiator) -> None:
+    if value != oldvalue:
+        target.warn_at = None
+
+
+@event.listens_for(Case.deadline, "set")
+def _case_deadline_moved(target: Case, value, oldvalue, initiator) -> None:
+    if value != oldvalue:
+        target.warn_at = None

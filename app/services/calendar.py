@@ -29,6 +29,7 @@ from .clock import LOCAL_TZ
 UNITS = ("workday", "workhour", "day")
 UNIT_NAMES = {"workday": "工作日", "workhour": "工作小时", "day": "自然日"}
 ONE_DAY = timedelta(days=1)  # a calendar step, not a deadline
+MAX_WALK_DAYS = 3_700  # about ten years: a walk over the calendar that gets no further gives up
 
 
 @lru_cache(maxsize=64)
@@ -201,6 +202,30 @@ class WorkCalendar:
             day += ONE_DAY
             local = datetime.combine(day, time(0), LOCAL_TZ)
 
+    def office_point_before(self, end: datetime, minutes: int) -> datetime:
+        """The latest moment ``t`` with ``minutes`` of office time in [t, end): ``end`` walked back.
+
+        A count that runs out exactly at an opening gives the opening, so that any
+        moment after ``t`` has less than ``minutes`` of office time left before ``end``.
+        """
+        local = end.astimezone(LOCAL_TZ)
+        budget = minutes * 60_000_000
+        if budget <= 0:
+            return end
+        day, until = local.date(), _us_of_day(local)
+        for _ in range(MAX_WALK_DAYS):
+            if self.is_workday(day):
+                for opens, closes in reversed(self.office.periods_us):
+                    upper = min(closes, until)
+                    if upper <= opens:
+                        continue
+                    if upper - opens >= budget:
+                        return datetime.combine(day, time(0), LOCAL_TZ) + timedelta(microseconds=upper - budget)
+                    budget -= upper - opens
+            day -= ONE_DAY
+            until = _DAY_US
+        raise ValueError(f"no {minutes} office minutes in the {MAX_WALK_DAYS} days before {end.isoformat()}")
+
     def _office_us_within(self, day: date, start_us: int, end_us: int) -> int:
         """Office time of ``day`` inside [start_us, end_us), in microseconds after its midnight."""
         if not self.is_workday(day):
@@ -307,7 +332,7 @@ def engine_context(cal: WorkCalendar, now: datetime):
 def import_year(session: Session, *, year: int, holidays_list: list[date], workdays_list: list[date],
                 source: str, actor_id: int | None, now: datetime) -> CalendarYear:
     """Replace a year's overrides with the official notice's lists."""
-    from . import audit
+    from . import audit, lights
     wrong = [d.isoformat() for d in [*holidays_list, *workdays_list] if d.year != year]
     both = sorted(set(holidays_list) & set(workdays_list))
     if wrong or both:
@@ -327,6 +352,7 @@ def import_year(session: Session, *, year: int, holidays_list: list[date], workd
     row.source, row.imported_at, row.imported_by_id = source, now, actor_id
     session.add(row)
     invalidate()
+    lights.forget(session)  # the yellow moments of open rows follow the new days (the scheduler works them out)
     audit.record(session, action="calendar.imported", at=now, actor_id=actor_id, object_type="calendar_year",
                  object_id=year, before={"days": len(existing)},
                  after={"holidays": [d.isoformat() for d in holidays_list],

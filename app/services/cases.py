@@ -52,6 +52,7 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
                 data=clean, created_by_id=actor_id, created_at=now, updated_at=now)
     case.deadline, case.statutory_deadline = deadlines.case_deadlines(cal, definition.catalog, now, clean)
     case.deadline = case.deadline or case.statutory_deadline
+    case.warn_at = deadlines.case_warn_at(cal, definition.catalog, case)
     case.query_code = f"{secrets.randbelow(10**6):06d}"
     session.add(case)
     session.flush()

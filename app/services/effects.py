@@ -102,6 +102,7 @@ def accept(ctx: EffectContext) -> dict[str, Any]:
     cal = calendar.load(ctx.session)
     promised, statutory = deadlines.case_deadlines(cal, ctx.definition.catalog, case.accepted_at, case.data)
     case.deadline, case.statutory_deadline = promised or statutory, statutory
+    case.warn_at = deadlines.case_warn_at(cal, ctx.definition.catalog, case)
     deficient = ctx.material_names(ctx.params.get("deficiency_materials"))
     notice = _issue_notice(ctx, "acceptance", deficient, deemed=mode == "deemed",
                            accepted_at=case.accepted_at, promised=case.deadline, statutory=statutory)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import Conflict, InvalidInput
 from ..models import SUSPENSION_KINDS, Case, Extension, Suspension, Task, Timer, WorkflowState
-from . import audit, calendar, cases, processes, projection
+from . import audit, calendar, cases, deadlines, processes, projection
 
 DEFAULT_EXTENSION_CAP = {"amount": 10, "unit": "workday"}  # 行政许可法第四十二条：可延长十日
 
@@ -77,18 +77,22 @@ def resume_case(session: Session, case: Case, state_row: WorkflowState, *, actor
     case.deadline, case.statutory_deadline = shift(case.deadline), shift(case.statutory_deadline)
     # a task offered in this very step (e.g. re-offered once the supplement came) was given its
     # deadline from now, with the clock running again: only older tasks move, each by its own pause
+    definition = processes.deployed(session, case.process_definition_id)
+    case.warn_at = deadlines.case_warn_at(cal, definition.catalog, case)
+    ratio = deadlines.warn_ratio(definition.catalog)
     for task in session.execute(select(Task).where(Task.case_id == case.id, Task.state == "ready",
                                                    Task.created_at < now)).scalars():
         if task.due_at is not None and task.created_at > row.started_at:  # offered during the pause
             task.due_at = cal.add_work_minutes(task.due_at, cal.work_minutes_between(task.created_at, now))
         else:
             task.due_at = shift(task.due_at)
+        if task.due_at is not None:
+            task.warn_at = deadlines.warn_at(cal, task.created_at, task.due_at, ratio)
     with session.no_autoflush:  # timers started in this step are pending rows: they run from now already
         pending = session.execute(select(Timer).where(
             Timer.case_id == case.id, Timer.fired_at.is_(None))).scalars().all()
     if pending and minutes:
         moved = {t.id: shift(t.due_at).isoformat() for t in pending}
-        definition = processes.deployed(session, case.process_definition_id)
         parsed = processes.runnable(session, definition)
         result = engine.move_timers(parsed, state_row.state, moved, projection.resume_key(session, case))
         projection.apply_step(session, case, result, state_row, definition, now, parsed=parsed)
@@ -124,6 +128,7 @@ def extend(session: Session, *, case_no: str, workdays: int, reason: str, approv
         moment = getattr(case, attr)
         if moment is not None:
             setattr(case, attr, cal.deadline(moment, workdays, "workday"))
+    case.warn_at = deadlines.case_warn_at(cal, catalog, case)
     row = Extension(case_id=case.id, workdays=workdays, reason=reason.strip(), approved_by_id=approver_id,
                     approved_at=now)
     session.add(row)

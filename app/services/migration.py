@@ -95,11 +95,16 @@ def preview(session: Session, *, key: str, from_version: Any, now: datetime) -> 
 
 
 def _follow_tasks(session: Session, case: Case, result: engine.StepResult,
-                  target: processes.Deployed) -> None:
-    """Ready task rows take the new version's name, form and department (a new department unclaims)."""
+                  target: processes.Deployed, cal: calendar.WorkCalendar) -> None:
+    """Ready task rows take the new version's name, form and department (a new department unclaims),
+    and their lights its warning ratio."""
     lanes = projection.lane_departments(session, target)
     rows = {t.id: t for t in session.execute(select(Task).where(Task.case_id == case.id,
                                                                 Task.state == "ready")).scalars()}
+    ratio = deadlines.warn_ratio(target.catalog)
+    for row in rows.values():
+        if row.due_at is not None:
+            row.warn_at = deadlines.warn_at(cal, row.created_at, row.due_at, ratio)
     for snap in result.tasks:
         row = rows.get(snap.task_id)
         if row is None or snap.state != "ready":
@@ -142,10 +147,12 @@ def migrate_case(session: Session, *, case_no: str, source_id: int, target_id: i
                  after={"process_definition_id": target.id, "version": target.version, "run": run_id,
                         "tasks": [a.element_id for a in outcome.active], "notes": outcome.notes})
     case.process_definition_id = target.id
-    _follow_tasks(session, case, result, deployed)
+    cal = calendar.load(session)
+    _follow_tasks(session, case, result, deployed, cal)
+    case.warn_at = deadlines.case_warn_at(cal, deployed.catalog, case)
     _mark_fired(session, case, result, now)
     projection.apply_step(session, case, result, state_row, deployed, now,
-                          deadlines.due_function(calendar.load(session), deployed.catalog), actor_id=actor_id)
+                          deadlines.due_function(cal, deployed.catalog), actor_id=actor_id)
     if not deployed.model.get("has_timers", True):
         projection.sync_timers(session, case, result)  # the old version's timers go with it
     session.flush()

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput
 from ..models import OPEN_SIGN_STATUSES, Case, Task, TaskSign, Timer, WorkflowState
-from . import accounts, effects, processes, rows, uow
+from . import accounts, deadlines, effects, processes, rows, uow
 
-DueFunction = Callable[[str, datetime], "datetime | None"]
+DueFunction = Callable[[str, datetime], "deadlines.Deadline | None"]
 
 
 def save_state(session: Session, case: Case, result: engine.StepResult,
@@ -95,10 +95,11 @@ def _apply_task_snapshots(session: Session, case: Case, result: engine.StepResul
                 if snap.department not in named:
                     raise InvalidInput(f"任务“{snap.name}”的办理部门“{snap.department}”不存在")
                 lane, department_id = named[snap.department].name, named[snap.department].id
+            deadline = due_for(snap.element_id, now) if due_for else None
             row = Task(id=snap.task_id, case_id=case.id, element_id=snap.element_id, name=snap.name,
                        lane=lane, department_id=department_id,
                        form_key=snap.form_key, state=snap.state, created_at=now,
-                       due_at=due_for(snap.element_id, now) if due_for else None)
+                       due_at=deadline.due if deadline else None, warn_at=deadline.warn_at if deadline else None)
             session.add(row)
             if snap.state == "ready":
                 new_ready.append(row)

@@ -209,7 +209,7 @@ def _light_item(row, light: str) -> dict:
 
 def _open_tasks(*where):
     return (select(Task.id, Task.case_id, Task.name, Task.department_id, Task.created_at, Task.due_at,
-                   Case.case_no, Case.process_key, Case.process_definition_id)
+                   Task.warn_at, Case.case_no, Case.process_key, Case.process_definition_id)
             .join(Case, Case.id == Task.case_id).where(*where).order_by(Task.due_at, Task.id))
 
 
@@ -223,15 +223,19 @@ def red_tasks(session: Session, f: Filters, limit: int) -> tuple[int, int, list[
 
 
 def yellow_tasks(session: Session, f: Filters) -> list[dict]:
-    """Open tasks not yet due with little office time left (deadlines.light with the catalog's ratio)."""
+    """Open tasks not yet due with little office time left (deadlines.light with the catalog's ratio);
+    only rows past their stored yellow moment, or without one yet, are read."""
     cal = calendar.load(session)
     ratios: dict[int, float] = {}
     found = []
-    for row in session.execute(_open_tasks(*open_task_scope(f), Task.due_at > f.now)).all():
+    rows = [row for past in (Task.warn_at < f.now, Task.warn_at.is_(None))  # two ranges of ix_tasks_warn
+            for row in session.execute(_open_tasks(*open_task_scope(f), Task.due_at > f.now, past))]
+    for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
         if row.process_definition_id not in ratios:
             ratios[row.process_definition_id] = deadlines.warn_ratio(
                 processes.deployed(session, row.process_definition_id).catalog)
-        if deadlines.light(cal, row.created_at, row.due_at, f.now, ratios[row.process_definition_id]) == "yellow":
+        if deadlines.light(cal, row.created_at, row.due_at, f.now, ratios[row.process_definition_id],
+                           warn=row.warn_at) == "yellow":
             found.append(_light_item(row, "yellow"))
     return found
 
@@ -363,8 +367,8 @@ def case_rows(session: Session, rows: list[Case], now: datetime) -> list[dict[st
     out = []
     for c in rows:
         catalog = processes.deployed(session, c.process_definition_id).catalog
-        light = deadlines.light(cal, c.created_at, c.deadline, c.suspended_at or now, deadlines.warn_ratio(catalog)) \
-            if c.status == "running" else None
+        light = deadlines.light(cal, c.created_at, c.deadline, c.suspended_at or now, deadlines.warn_ratio(catalog),
+                                warn=c.warn_at) if c.status == "running" else None
         out.append({"case_no": c.case_no, "service": names.get(c.process_key, c.process_key),
                     "applicant_name": c.applicant_name, "status": c.status, "created_at": c.created_at,
                     "deadline": c.deadline, "completed_at": c.completed_at, "light": light})

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, cast, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,27 +52,38 @@ class DueEvent:
     reason: str
 
 
+def _not_escalated(prefix: str, key_of):
+    """No 升级 event yet: a row that has had all three is not looked at again."""
+    return ~exists().where(SupervisionEvent.dedupe_key == literal(prefix) + key_of + literal(":escalate"))
+
+
 def due_events(session: Session, now: datetime) -> list[DueEvent]:
-    """Read-only: the supervision events that are due and not yet written."""
+    """Read-only: the supervision events that are due and not yet written.
+
+    Only rows past their yellow moment (``warn_at``, or none stored yet) are read, by index:
+    the scan costs what is late or nearly late, not every open row.
+    """
     cal = calendar.load(session)
     found: list[DueEvent] = []
-    open_tasks = session.execute(
-        select(Task, Case).join(Case, Case.id == Task.case_id)
-        .where(Task.state == "ready", Task.due_at.is_not(None),
-               Case.status == "running", Case.suspended_at.is_(None))).all()
+    open_tasks = [row for past in (Task.warn_at < now, and_(Task.warn_at.is_(None), Task.due_at.is_not(None)))
+                  for row in session.execute(  # two index ranges of ix_tasks_warn
+                      select(Task, Case).join(Case, Case.id == Task.case_id)
+                      .where(Task.state == "ready", past, Case.status == "running", Case.suspended_at.is_(None),
+                             _not_escalated("task:", Task.id)))]
     for task, case in open_tasks:
         ratio, escalate_after, intake = _settings(session, case)
-        light = deadlines.light(cal, task.created_at, task.due_at, now, ratio)
+        light = deadlines.light(cal, task.created_at, task.due_at, now, ratio, warn=task.warn_at)
         for kind in _events_due(cal, light, task.due_at, now, escalate_after):
             reason = "即将超期" if kind == "remind" and light == "yellow" else (
                 "不及时受理" if task.element_id == intake else "超期未办结")
             found.append(DueEvent(f"task:{task.id}:{kind}", case.id, task.id, task.department_id, kind, reason))
-    late_cases = session.execute(select(Case).where(
-        Case.status == "running", Case.deadline.is_not(None),
-        Case.suspended_at.is_(None))).scalars()
+    late_cases = [case for past in (Case.warn_at < now, and_(Case.warn_at.is_(None), Case.deadline.is_not(None)))
+                  for case in session.execute(select(Case).where(  # ix_cases_warn
+                      Case.status == "running", past, Case.suspended_at.is_(None),
+                      _not_escalated("case:", cast(Case.id, String)))).scalars()]
     for case in late_cases:
         ratio, escalate_after, _ = _settings(session, case)
-        light = deadlines.light(cal, case.created_at, case.deadline, now, ratio)
+        light = deadlines.light(cal, case.created_at, case.deadline, now, ratio, warn=case.warn_at)
         for kind in _events_due(cal, light, case.deadline, now, escalate_after):
             found.append(DueEvent(f"case:{case.id}:{kind}", case.id, None, None, kind,
                                   "即将超期" if light == "yellow" else "超期未办结"))
