@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from ..errors import Forbidden
 from ..extensions import db
-from ..models import SUSPENSION_KINDS
+from ..models import SUSPENSION_KINDS, Case
 from ..services import audit, calendar, cases, clock, deadlines, idempotency, legal_time, privacy, processes
 from ..services.clock import local
 from ..services.uow import run_use_case
@@ -44,10 +44,18 @@ def case_json(case, cal=None) -> dict:
     }
 
 
-def task_json(task, case_no: str, cal=None, ratio: float = deadlines.DEFAULT_WARN_RATIO) -> dict:
-    """A task as TaskSchema expects it; the light only for open tasks."""
+def warn_ratio_of(definition_id: int) -> float:
+    """The catalog's warning ratio of a deployed version (read once per process)."""
+    return deadlines.warn_ratio(processes.deployed(db.session, definition_id).catalog)
+
+
+def task_json(task, case_no: str, cal=None, ratio: float | None = None) -> dict:
+    """A task as TaskSchema expects it; the light only for open tasks (``ratio``: its catalog's
+    warning ratio, looked up from the task's case when not given)."""
     light = None
     if task.state == "ready" and task.due_at is not None:
+        if ratio is None:
+            ratio = warn_ratio_of(db.session.get(Case, task.case_id).process_definition_id)
         light = deadlines.light(cal or calendar.load(db.session), task.created_at, task.due_at, clock.now(), ratio,
                                 warn=task.warn_at)
     return {"id": task.id, "case_no": case_no, "name": task.name, "element_id": task.element_id,

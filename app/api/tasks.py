@@ -12,7 +12,7 @@ from ..services import calendar, clock, deadlines, privacy, tasks
 from ..services.clock import local
 from ..services.uow import run_use_case
 from .auth import auth_required
-from .cases import task_json
+from .cases import task_json, warn_ratio_of
 from .schemas import TaskCompleteSchema, TaskDetailSchema, TaskQueryArgsSchema, TaskSchema
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待办任务")
@@ -42,7 +42,8 @@ def listed(rows, cal, now) -> list[dict]:
     for row in rows:
         light = None
         if row.state == "ready" and row.due_at is not None:
-            light = deadlines.light(cal, row.created_at, row.due_at, now, warn=row.warn_at)
+            light = deadlines.light(cal, row.created_at, row.due_at, now, warn_ratio_of(row.process_definition_id),
+                                    warn=row.warn_at)
         out.append({"id": row.id, "case_no": row.case_no, "name": row.name, "element_id": row.element_id,
                     "department": row.lane, "state": row.state, "form_key": row.form_key,
                     "created_at": _iso(row.created_at), "due_at": _iso(row.due_at), "light": light,

@@ -282,11 +282,11 @@ CACHE_SECONDS = 5.0
 _cached: tuple[float, WorkCalendar] | None = None
 
 
-def load(session: Session) -> WorkCalendar:
-    """The calendar with the imported overrides."""
+def load(session: Session, *, fresh: bool = False) -> WorkCalendar:
+    """The calendar with the imported overrides (``fresh``: as committed now, not as cached)."""
     global _cached
     now = _monotonic()
-    if _cached is not None and now - _cached[0] < CACHE_SECONDS:
+    if not fresh and _cached is not None and now - _cached[0] < CACHE_SECONDS:
         return _cached[1]
     cal = _read(session)
     _cached = (now, cal)

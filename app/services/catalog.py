@@ -108,6 +108,20 @@ class _Checker:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 365):
             self.fail(owner, f"{key} 必须是 1 到 365 的工作日数")
 
+    def supervision(self, raw: dict) -> None:
+        """电子监察: the yellow light's share of office time left, and when overdue work is escalated."""
+        cfg = raw.get("supervision")
+        if cfg is None:
+            return
+        if not isinstance(cfg, dict):
+            self.fail(raw, "supervision 必须是映射")
+            return
+        ratio = cfg.get("warn_remaining_ratio")
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+                                  or not 0 < ratio < 1):
+            self.fail(cfg, "warn_remaining_ratio 必须是 0 到 1 之间的小数（剩余办理时间占比，如 0.2）")
+        self.workdays(cfg, "escalate_after_workdays")
+
     def matter(self, matter: Any, tasks: set[str] | None, departments: set[str] | None,
                codes: set[str]) -> None:
         if not isinstance(matter, dict):
@@ -168,6 +182,7 @@ def parse(text: str, *, process_key: str | None = None, task_ids: set[str] | Non
         check.fail(raw, "缺少 name")
     check.limits(raw)
     check.workdays(raw, "post_check_workdays")
+    check.supervision(raw)
     prefill = raw.get("prefill", {})
     if not isinstance(prefill, dict) or not all(
             isinstance(v, str) and "." in v for k, v in prefill.items() if k != _LINE):

@@ -12,10 +12,10 @@ and gets one from the scheduler:
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Case, Task
+from ..models import Case, CalendarYear, Task
 from . import calendar, deadlines, processes
 
 BATCH = 500  # rows per transaction: a short write lock, however many rows are missing
@@ -32,7 +32,8 @@ def forget(session: Session) -> None:
 
 def fill(session: Session, limit: int = BATCH) -> int:
     """Work out the moment of up to ``limit`` open tasks and cases that have none; how many were written."""
-    cal = calendar.load(session)
+    stamp = session.execute(_NEWEST_IMPORT).scalar()
+    cal = calendar.load(session, fresh=True)  # another process may have imported a year in the last seconds
     ratios: dict[int, float] = {}
 
     def ratio(definition_id: int) -> float:
@@ -46,7 +47,7 @@ def fill(session: Session, limit: int = BATCH) -> int:
         .where(Task.state == "ready", Task.due_at.is_not(None), Task.warn_at.is_(None)).limit(limit)).all()
     if tasks:
         session.execute(_SET_TASK, [
-            {"b_id": t.id, "b_due": t.due_at,
+            {"b_id": t.id, "b_due": t.due_at, "b_stamp": stamp,
              "b_warn": deadlines.warn_at(cal, t.created_at, t.due_at, ratio(t.process_definition_id))}
             for t in tasks])
     cases = session.execute(
@@ -55,14 +56,21 @@ def fill(session: Session, limit: int = BATCH) -> int:
         .limit(limit)).all()
     if cases:
         session.execute(_SET_CASE, [
-            {"b_id": c.id, "b_due": c.deadline,
+            {"b_id": c.id, "b_due": c.deadline, "b_stamp": stamp,
              "b_warn": deadlines.warn_at(cal, c.created_at, c.deadline, ratio(c.process_definition_id))}
             for c in cases])
     return len(tasks) + len(cases)
 
 
+# The newest calendar import: one committed after the calendar was read makes the moments
+# worked out from it void (the import forgets them; these must not come back after it).
+_NEWEST_IMPORT = select(func.max(CalendarYear.imported_at))
+_SAME_CALENDAR = _NEWEST_IMPORT.scalar_subquery().is_not_distinct_from(
+    bindparam("b_stamp", type_=CalendarYear.__table__.c.imported_at.type))
 # only where the row still has no moment and the same deadline: a step that moved it meanwhile wins
 _SET_TASK = (update(Task.__table__).where(Task.id == bindparam("b_id"), Task.warn_at.is_(None),
-                                          Task.due_at == bindparam("b_due")).values(warn_at=bindparam("b_warn")))
+                                          Task.due_at == bindparam("b_due"), _SAME_CALENDAR)
+             .values(warn_at=bindparam("b_warn")))
 _SET_CASE = (update(Case.__table__).where(Case.id == bindparam("b_id"), Case.warn_at.is_(None),
-                                          Case.deadline == bindparam("b_due")).values(warn_at=bindparam("b_warn")))
+                                          Case.deadline == bindparam("b_due"), _SAME_CALENDAR)
+             .values(warn_at=bindparam("b_warn")))

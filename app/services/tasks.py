@@ -16,7 +16,8 @@ from . import audit, calendar, cases, catalog, deadlines, forms, intake, process
 
 
 _INBOX_COLUMNS = (Task.id, Task.name, Task.element_id, Task.lane, Task.state, Task.form_key, Task.created_at,
-                  Task.due_at, Task.warn_at, Task.completed_at, Task.completed_by_id, Case.case_no)
+                  Task.due_at, Task.warn_at, Task.completed_at, Task.completed_by_id, Case.case_no,
+                  Case.process_definition_id)
 
 
 def _inbox_statement(department: bool, state: bool):

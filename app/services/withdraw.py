@@ -132,6 +132,7 @@ def _apply(session: Session, case: Case, task: Task, dropped: list[Task], user: 
     before = {"state": task.state, "completed_at": task.completed_at.isoformat() if task.completed_at else None,
               "data": task.data}
     task.state = "ready"
+    task.warn_at = None  # worked out again (the calendar may have changed while it was done)
     task.completed_by_id = task.completed_at = task.data = None
     task.assignee_id, task.owner_id, task.claimed_at = user.id, None, now
     for row in dropped:

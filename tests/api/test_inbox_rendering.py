@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.api.cases import task_json
+from app.api.cases import task_json, warn_ratio_of
 from app.api.schemas import TaskSchema
 from app.api.tasks import listed
 from app.extensions import db
@@ -48,7 +48,8 @@ def test_the_inbox_list_equals_the_schema_dump_for_every_state_and_light(app, ap
             user = _manager()
             rows = tasks.inbox(db.session, user, state=None)
             cal, now = calendar.load(db.session), clock.now()
-            by_schema = TaskSchema(many=True).dump([task_json(r, r.case_no, cal) for r in rows])
+            by_schema = TaskSchema(many=True).dump([task_json(r, r.case_no, cal, warn_ratio_of(r.process_definition_id))
+                                                    for r in rows])
             assert listed(rows, cal, now) == by_schema
             db.session.remove()
         assert body == by_schema

@@ -107,7 +107,7 @@ def test_a_step_whose_service_tasks_acted_cannot_be_withdrawn(api, startup):
     refused(amr, register["id"], case_no, 409, "生成电子证照")  # the licence exists
 
 
-def test_withdraw_a_seal_while_the_bank_has_not_started_then_not_once_it_has(api, startup):
+def test_withdraw_a_seal_while_the_bank_has_not_started_then_not_once_it_has(api, app, startup):
     clerk, case_no = startup
     for element in ("task_intake", "task_register"):
         assert complete(api, case_of(api, case_no), element).status_code == 200
@@ -122,6 +122,10 @@ def test_withdraw_a_seal_while_the_bank_has_not_started_then_not_once_it_has(api
     resp = police.post(f"/api/v1/tasks/{seal['id']}/withdraw", json={"reason": "刻章数量填错"})
     assert resp.status_code == 200, resp.body
     assert resp.body["state"] == "ready" and resp.body["assignee_id"] is not None
+    with app.app_context():  # its deadline stands; its yellow moment is worked out again (the calendar may have moved)
+        row = db.session.get(Task, seal["id"])
+        assert row.due_at is not None and row.warn_at is None
+        db.session.remove()
     case = case_of(api, case_no)
     states = {t["id"]: t["state"] for t in case["tasks"]}
     assert states[seal["id"]] == "ready" and states[bank["id"]] == "cancelled"

@@ -24,6 +24,9 @@ def test_the_business_startup_catalog_is_valid_and_keeps_the_intake_keys():
     ("post_check_workdays: 20", "post_check_workdays: many", "post_check_workdays"),
     ("intake_requires_complete: [accept, deficiency]", "intake_requires_complete: accept", "intake_requires_complete"),
     ("intake_task: task_intake", "intake_task: task_nowhere", "task_nowhere"),
+    ("warn_remaining_ratio: 0.2", "warn_remaining_ratio: 1.5", "warn_remaining_ratio"),
+    ("warn_remaining_ratio: 0.2", "warn_remaining_ratio: 二成", "warn_remaining_ratio"),
+    ("escalate_after_workdays: 1", "escalate_after_workdays: -1", "escalate_after_workdays"),
 ])
 def test_a_broken_intake_key_is_refused_with_its_line(old, new, problem):
     assert old in GOOD
