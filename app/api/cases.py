@@ -51,10 +51,11 @@ def warn_ratio_of(definition_id: int) -> float:
 
 def task_json(task, case_no: str, cal=None, ratio: float | None = None) -> dict:
     """A task as TaskSchema expects it; the light only for open tasks (``ratio``: its catalog's
-    warning ratio, looked up from the task's case when not given)."""
+    warning ratio, needed only while the task has no stored moment; looked up from its case when
+    not given)."""
     light = None
     if task.state == "ready" and task.due_at is not None:
-        if ratio is None:
+        if ratio is None and task.warn_at is None:
             ratio = warn_ratio_of(db.session.get(Case, task.case_id).process_definition_id)
         light = deadlines.light(cal or calendar.load(db.session), task.created_at, task.due_at, clock.now(), ratio,
                                 warn=task.warn_at)

@@ -42,8 +42,8 @@ def listed(rows, cal, now) -> list[dict]:
     for row in rows:
         light = None
         if row.state == "ready" and row.due_at is not None:
-            light = deadlines.light(cal, row.created_at, row.due_at, now, warn_ratio_of(row.process_definition_id),
-                                    warn=row.warn_at)
+            ratio = deadlines.DEFAULT_WARN_RATIO if row.warn_at else warn_ratio_of(row.process_definition_id)
+            light = deadlines.light(cal, row.created_at, row.due_at, now, ratio, warn=row.warn_at)
         out.append({"id": row.id, "case_no": row.case_no, "name": row.name, "element_id": row.element_id,
                     "department": row.lane, "state": row.state, "form_key": row.form_key,
                     "created_at": _iso(row.created_at), "due_at": _iso(row.due_at), "light": light,
