@@ -8,7 +8,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from .extensions import db
-from .services import clock, idempotency, lights, reports_weekly, supervision, timers
+from .services import clock, idempotency, lights, reports_weekly, statistics, supervision, timers
 from .services.uow import run_use_case
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,18 @@ def fill_lights(app: Flask, forget: bool = False) -> int:
         finally:
             db.session.remove()
     return filled
+
+
+def refresh_query_statistics(app: Flask, only_if_missing: bool = False) -> bool:
+    """SQLite's planner statistics (services/statistics.py): once a night, and at start when there are none."""
+    with app.app_context():
+        try:
+            if not statistics.needed(db.session) or (only_if_missing and not statistics.missing(db.session)):
+                return False
+            run_use_case(db.session, lambda: statistics.refresh(db.session))
+            return True
+        finally:
+            db.session.remove()
 
 
 def scan_supervision(app: Flask) -> int:
@@ -106,6 +118,9 @@ def init_scheduler(app: Flask) -> BackgroundScheduler:
                       max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))  # and at start
     # office hours are read at start-up: the stored yellow moments of open rows are worked out again
     scheduler.add_job(fill_lights, "date", args=[app, True], id="fill_lights_at_start")
+    scheduler.add_job(refresh_query_statistics, "cron", hour=2, minute=30, args=[app], id="query_statistics",
+                      max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
+    scheduler.add_job(refresh_query_statistics, "date", args=[app, True], id="query_statistics_at_start")
     # a Monday missed while no scheduler ran: built at start (a no-op when the report is there)
     scheduler.add_job(build_weekly_report, "date", args=[app], id="weekly_report_catch_up")
     scheduler.start()
