@@ -49,16 +49,22 @@ def warn_ratio_of(definition_id: int) -> float:
     return deadlines.warn_ratio(processes.deployed(db.session, definition_id).catalog)
 
 
-def task_json(task, case_no: str, cal=None, ratio: float | None = None) -> dict:
-    """A task as TaskSchema expects it; the light only for open tasks (``ratio``: its catalog's
-    warning ratio, needed only while the task has no stored moment; looked up from its case when
-    not given)."""
-    light = None
-    if task.state == "ready" and task.due_at is not None:
-        if ratio is None and task.warn_at is None:
-            ratio = warn_ratio_of(db.session.get(Case, task.case_id).process_definition_id)
-        light = deadlines.light(cal or calendar.load(db.session), task.created_at, task.due_at, clock.now(), ratio,
-                                warn=task.warn_at)
+def task_light(task, cal, now, ratio: float | None = None, definition_id: int | None = None) -> str | None:
+    """An open task's light. The catalog's warning ratio (``ratio``, else that of ``definition_id``,
+    else of the task's case) is looked up only while the task has no stored yellow moment."""
+    if task.state != "ready" or task.due_at is None:
+        return None
+    if ratio is None and task.warn_at is None:
+        if definition_id is None:
+            definition_id = db.session.get(Case, task.case_id).process_definition_id
+        ratio = warn_ratio_of(definition_id)
+    return deadlines.light(cal or calendar.load(db.session), task.created_at, task.due_at, now,
+                           deadlines.DEFAULT_WARN_RATIO if ratio is None else ratio, warn=task.warn_at)
+
+
+def task_json(task, case_no: str, cal=None, ratio: float | None = None, definition_id: int | None = None) -> dict:
+    """A task as TaskSchema expects it; the light only for open tasks (see ``task_light``)."""
+    light = task_light(task, cal, clock.now(), ratio, definition_id)
     return {"id": task.id, "case_no": case_no, "name": task.name, "element_id": task.element_id,
             "lane": task.lane, "state": task.state, "form_key": task.form_key,
             "created_at": task.created_at, "due_at": task.due_at, "light": light,

@@ -8,11 +8,11 @@ from flask_smorest import Blueprint
 from ..extensions import db
 from ..models import Case
 from ..errors import Forbidden
-from ..services import calendar, clock, deadlines, privacy, tasks
+from ..services import calendar, clock, privacy, tasks
 from ..services.clock import local
 from ..services.uow import run_use_case
 from .auth import auth_required
-from .cases import task_json, warn_ratio_of
+from .cases import task_json, task_light
 from .schemas import TaskCompleteSchema, TaskDetailSchema, TaskQueryArgsSchema, TaskSchema
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="待办任务")
@@ -40,10 +40,7 @@ def listed(rows, cal, now) -> list[dict]:
     tests/api/test_inbox_rendering.py holds the two outputs equal."""
     out = []
     for row in rows:
-        light = None
-        if row.state == "ready" and row.due_at is not None:
-            ratio = deadlines.DEFAULT_WARN_RATIO if row.warn_at else warn_ratio_of(row.process_definition_id)
-            light = deadlines.light(cal, row.created_at, row.due_at, now, ratio, warn=row.warn_at)
+        light = task_light(row, cal, now, definition_id=row.process_definition_id)
         out.append({"id": row.id, "case_no": row.case_no, "name": row.name, "element_id": row.element_id,
                     "department": row.lane, "state": row.state, "form_key": row.form_key,
                     "created_at": _iso(row.created_at), "due_at": _iso(row.due_at), "light": light,

@@ -11,7 +11,7 @@ from ..models import Case
 from ..services import calendar, clock, processes, tasks, work
 from ..services.uow import run_use_case
 from .auth import auth_required
-from .cases import task_json, warn_ratio_of
+from .cases import task_json
 from .schemas import LocalDateTime, StrictSchema, TaskSchema
 
 blp = Blueprint("work", __name__, url_prefix="/api/v1", description="任务协同：认领、转办、委派、抄送、评论")
@@ -135,7 +135,7 @@ class Inbox(MethodView):
                                 overdue_at=clock.now() if args["overdue"] else None,
                                 search=(args["q"] or "").strip() or None,
                                 limit=PAGE_SIZE, offset=(args["page"] - 1) * PAGE_SIZE)
-        return [{**task_json(t, no, cal, None if t.warn_at else warn_ratio_of(definition_id)), "assignee_id": t.assignee_id, "owner_id": t.owner_id,
+        return [{**task_json(t, no, cal, definition_id=definition_id), "assignee_id": t.assignee_id, "owner_id": t.owner_id,
                  "claimed_at": t.claimed_at, "applicant_name": applicant, "process_key": key,
                  "service_name": names.get(key, key)} for t, no, applicant, key, definition_id in rows]
 

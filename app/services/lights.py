@@ -12,7 +12,7 @@ and gets one from the scheduler:
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Case, CalendarYear, Task
@@ -20,6 +20,12 @@ from . import calendar, deadlines, processes
 
 BATCH = 500  # rows per transaction: a short write lock, however many rows are missing
 MAX_BATCHES = 200  # per scan
+
+
+def past_yellow(warn_at, due, now) -> tuple:
+    """The two conditions, each one index range of ix_tasks_warn / ix_cases_warn (an OR of them is
+    not), under which a row may be yellow or red at ``now``: past its stored moment, or without one."""
+    return warn_at < now, and_(warn_at.is_(None), due.is_not(None))
 
 
 def forget(session: Session) -> None:

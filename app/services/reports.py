@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
 from ..models import CASE_STATUSES, RATING_LEVELS, Case, FollowUp, Rating, SupervisionEvent, Task
-from . import accounts, calendar, deadlines, processes, supervision
+from . import accounts, calendar, deadlines, lights, processes, supervision
 from .ratings import BAD_LEVELS
 from .clock import LOCAL_TZ, local
 
@@ -228,7 +228,7 @@ def yellow_tasks(session: Session, f: Filters) -> list[dict]:
     cal = calendar.load(session)
     ratios: dict[int, float] = {}
     found = []
-    rows = [row for past in (Task.warn_at < f.now, Task.warn_at.is_(None))  # two ranges of ix_tasks_warn
+    rows = [row for past in lights.past_yellow(Task.warn_at, Task.due_at, f.now)
             for row in session.execute(_open_tasks(*open_task_scope(f), Task.due_at > f.now, past))]
     for row in sorted(rows, key=lambda r: (r.due_at, r.id)):
         if row.process_definition_id not in ratios:

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, exists, literal, select
+from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict
 from ..models import Case, SupervisionEvent, Task
-from . import audit, calendar, cases, deadlines, processes
+from . import audit, calendar, cases, deadlines, lights, processes
 
 KIND_NAMES = {"remind": "催办", "supervise": "督办", "escalate": "升级问责"}
 
@@ -65,8 +65,8 @@ def due_events(session: Session, now: datetime) -> list[DueEvent]:
     """
     cal = calendar.load(session)
     found: list[DueEvent] = []
-    open_tasks = [row for past in (Task.warn_at < now, and_(Task.warn_at.is_(None), Task.due_at.is_not(None)))
-                  for row in session.execute(  # two index ranges of ix_tasks_warn
+    open_tasks = [row for past in lights.past_yellow(Task.warn_at, Task.due_at, now)
+                  for row in session.execute(
                       select(Task, Case).join(Case, Case.id == Task.case_id)
                       .where(Task.state == "ready", past, Case.status == "running", Case.suspended_at.is_(None),
                              _not_escalated("task:", Task.id)))]
@@ -77,8 +77,8 @@ def due_events(session: Session, now: datetime) -> list[DueEvent]:
             reason = "即将超期" if kind == "remind" and light == "yellow" else (
                 "不及时受理" if task.element_id == intake else "超期未办结")
             found.append(DueEvent(f"task:{task.id}:{kind}", case.id, task.id, task.department_id, kind, reason))
-    late_cases = [case for past in (Case.warn_at < now, and_(Case.warn_at.is_(None), Case.deadline.is_not(None)))
-                  for case in session.execute(select(Case).where(  # ix_cases_warn
+    late_cases = [case for past in lights.past_yellow(Case.warn_at, Case.deadline, now)
+                  for case in session.execute(select(Case).where(
                       Case.status == "running", past, Case.suspended_at.is_(None),
                       _not_escalated("case:", cast(Case.id, String)))).scalars()]
     for case in late_cases:
