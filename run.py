@@ -107,6 +107,8 @@ def serve_waitress(app, scheduler: bool) -> None:
         from app.scheduler import init_scheduler
         init_scheduler(app)
     from waitress import serve
+    from app.runtime import prepare_for_serving
+    prepare_for_serving(app)
     print("\n".join(_banner(app, 1)), flush=True)
     serve(app, host=app.config["HOST"], port=app.config["PORT"], threads=app.config["THREADS"], ident="binglian")
 

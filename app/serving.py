@@ -148,7 +148,10 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Flask:
         from . import create_app  # in each worker, after the fork
-        return create_app()
+        from .runtime import prepare_for_serving
+        app = create_app()
+        prepare_for_serving(app)
+        return app
 
     def _when_ready(self, _arbiter) -> None:
         """The master listens and handles signals; no worker is forked yet."""
