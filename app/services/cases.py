@@ -70,6 +70,7 @@ _CASE_BY_NO = select(Case).where(Case.case_no == bindparam("case_no"))
 _CASE_TASKS = select(Task).where(Task.case_id == bindparam("case_id")).order_by(Task.created_at, Task.id)
 _STATE = select(WorkflowState).where(WorkflowState.case_id == bindparam("case_id"))
 _STATE_FOR_UPDATE = _STATE.with_for_update()
+_CASE_LOCK = select(WorkflowState.case_id).where(WorkflowState.case_id == bindparam("case_id")).with_for_update()
 
 
 def get_case(session: Session, case_no: str) -> Case:
@@ -106,6 +107,19 @@ def list_cases(session: Session, *, status: str | None = None, process_key: str 
 
 def state_of(session: Session, case_id: int, *, for_update: bool) -> WorkflowState:
     return session.execute(_STATE_FOR_UPDATE if for_update else _STATE, {"case_id": case_id}).scalar_one()
+
+
+def lock(session: Session, case_id: int) -> None:
+    """Serialise this transaction with every other writer of the case (its audit chain, its state).
+
+    On PostgreSQL a row lock on the case's workflow state, the lock every step
+    takes. SQLite has no row locks: a write transaction excludes every other
+    writer of the whole database (from BEGIN IMMEDIATE, or else from its first
+    write, refused if another writer committed since its first read), so there
+    is nothing to take.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(_CASE_LOCK, {"case_id": case_id}).scalar_one()
 
 
 def history(session: Session, case_id: int) -> list[tuple[AuditEvent, str | None]]:

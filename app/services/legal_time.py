@@ -23,7 +23,7 @@ DEFAULT_EXTENSION_CAP = {"amount": 10, "unit": "workday"}  # 行政许可法第�
 def suspend(session: Session, *, case_no: str, kind: str, reason: str, notice: str,
             actor_id: int | None, now: datetime) -> Suspension:
     case = cases.get_case(session, case_no)
-    cases.state_of(session, case.id, for_update=True)  # serialise with task completions
+    cases.lock(session, case.id)  # serialise with task completions
     session.refresh(case)
     return suspend_case(session, case, kind=kind, reason=reason, notice=notice, actor_id=actor_id, now=now)
 
@@ -107,7 +107,7 @@ def resume_case(session: Session, case: Case, state_row: WorkflowState, *, actor
 def extend(session: Session, *, case_no: str, workdays: int, reason: str, approver_id: int,
            now: datetime) -> Extension:
     case = cases.get_case(session, case_no)
-    cases.state_of(session, case.id, for_update=True)
+    cases.lock(session, case.id)
     session.refresh(case)
     if case.status != "running":
         raise Conflict("办件已办结或已终止，不能延期")

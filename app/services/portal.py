@@ -51,7 +51,7 @@ def check_code(session: Session, *, case_no: str, query_code: str, now: datetime
     if case is None:
         hmac.compare_digest(_DUMMY_CODE, code)  # the same work as for a real case
         return "failed", None
-    cases.state_of(session, case.id, for_update=True)  # the audit chain needs the case lock
+    cases.lock(session, case.id)  # the audit chain needs the case lock
     case = session.get(Case, case.id, populate_existing=True)
     if failed_attempts(session, case.id, now) >= MAX_FAILED_CODES:
         return "locked", None  # even the right code, until the window has passed
@@ -188,7 +188,7 @@ def notice_of_case(session: Session, case: Case, notice_id: int) -> Notice:
 # -- what the applicant does -----------------------------------------------------------
 
 def _require_waiting(session: Session, case: Case) -> tuple[Case, str]:
-    cases.state_of(session, case.id, for_update=True)
+    cases.lock(session, case.id)
     case = session.get(Case, case.id, populate_existing=True)
     waiting = waiting_for_materials(case) if case.status == "running" else None
     if waiting is None:

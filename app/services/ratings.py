@@ -70,7 +70,7 @@ def rate(session: Session, *, case: Case, level: Any, comment: Any, channel: str
     """Record the case's one rating; a bad one opens a follow-up and tells the applicant."""
     if channel not in CHANNELS:
         raise InvalidInput("未知的评价渠道")
-    cases.state_of(session, case.id, for_update=True)  # one rating per case, and the audit chain
+    cases.lock(session, case.id)  # one rating per case, and the audit chain
     case = session.get(Case, case.id, populate_existing=True)
     if case.status != "completed":
         raise Conflict("办件办结后才能评价")
@@ -156,7 +156,7 @@ def resolve(session: Session, *, follow_up_id: int, resolution: Any, actor: acco
         raise InvalidInput("请填写整改情况", {"resolution": ["必填"]})
     if len(text) > MAX_RESOLUTION_CHARS:
         raise InvalidInput(f"整改情况不能超过 {MAX_RESOLUTION_CHARS} 字", {"resolution": [f"最多 {MAX_RESOLUTION_CHARS} 字"]})
-    cases.state_of(session, row.case_id, for_update=True)
+    cases.lock(session, row.case_id)
     case = session.get(Case, row.case_id, populate_existing=True)
     row = session.get(FollowUp, follow_up_id, populate_existing=True)
     if row.status != "open":

@@ -96,7 +96,7 @@ def due_events(session: Session, now: datetime) -> list[DueEvent]:
 
 def write_event(session: Session, event: DueEvent, now: datetime) -> bool:
     """Write one due event in its own short transaction; False if another scheduler was first."""
-    cases.state_of(session, event.case_id, for_update=True)  # the audit chain needs the case lock
+    cases.lock(session, event.case_id)  # the audit chain needs the case lock
     case = session.get(Case, event.case_id, populate_existing=True)
     if session.execute(select(SupervisionEvent.id).where(SupervisionEvent.dedupe_key == event.key)).first():
         return False
@@ -118,7 +118,7 @@ def supervise_manually(session: Session, *, case: Case, note: str, actor_id: int
     """A manager's 督办 on a case, from the dashboard."""
     if case.status != "running":
         raise Conflict("办件已办结，无需督办")
-    cases.state_of(session, case.id, for_update=True)
+    cases.lock(session, case.id)
     session.refresh(case)
     event = SupervisionEvent(case_id=case.id, kind="supervise", reason="人工督办", created_at=now,
                              created_by_id=actor_id, note=note.strip())

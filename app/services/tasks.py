@@ -126,7 +126,7 @@ def lock_task(session: Session, task_id: str, *, unless_signing: str | None = No
     and the task fresh. With ``unless_signing`` (the action's name, e.g. 转办), an open 加签
     round refuses the action: the round is tied to the task's holder."""
     task = get_task(session, task_id)
-    cases.state_of(session, task.case_id, for_update=True)
+    cases.lock(session, task.case_id)
     if unless_signing is None:
         return _task_and_case(session, task_id)
     task, case, sign_kind = _task_for_step(session, task_id)

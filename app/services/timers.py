@@ -31,7 +31,7 @@ def record_incident(session: Session, failure: TimerFailed, now: datetime) -> In
             Timer.case_id == failure.case_id, Timer.fired_at.is_(None), Timer.incident_id.is_(None),
             Timer.due_at <= now)).scalars():
         timer.incident_id = incident.id
-    cases.state_of(session, failure.case_id, for_update=True)  # the audit chain needs the case lock
+    cases.lock(session, failure.case_id)  # the audit chain needs the case lock
     case = session.get(Case, failure.case_id, populate_existing=True)
     audit.record(session, action="incident.opened", at=now, actor_id=None, case=case,
                  object_type="incident", object_id=incident.id,
