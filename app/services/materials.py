@@ -175,7 +175,7 @@ def upload(session: Session, *, case: Case, code: str, filename: str | None, dat
     no file and no audit event.
     """
     case_id = sa_inspect(case).identity[0]  # its key, without reloading a case read before this transaction
-    cases.state_of(session, case_id, for_update=True)  # the audit chain needs the case lock
+    cases.lock(session, case_id)  # the audit chain needs the case lock
     case = session.execute(_FRESH_CASE, {"case_id": case_id}).scalar_one()
     _require_running(case)
     item = _catalog_item(session, case, code)
@@ -203,15 +203,16 @@ def _valid_certificates(session: Session, case: Case, types: set[str], now: date
     credit_code = (case.data or {}).get("credit_code")
     if credit_code:
         whose.append(Certificate.holder_id == str(credit_code))
-    query = (select(Certificate)
-             .where(Certificate.type.in_(sorted(types)), Certificate.status == "valid",
-                    Certificate.revoked_at.is_(None),
-                    or_(Certificate.valid_until.is_(None), Certificate.valid_until >= today), or_(*whose))
-             .order_by(Certificate.issued_on.desc(), Certificate.id.desc()))
-    found: dict[str, Certificate] = {}
-    for cert in session.execute(query).scalars():
-        found.setdefault(cert.type, cert)
-    return found
+    newest_first = func.row_number().over(partition_by=Certificate.type,
+                                          order_by=(Certificate.issued_on.desc(), Certificate.id.desc()))
+    ranked = (select(Certificate.id, newest_first.label("rank"))
+              .where(Certificate.type.in_(sorted(types)), Certificate.status == "valid",
+                     Certificate.revoked_at.is_(None),
+                     or_(Certificate.valid_until.is_(None), Certificate.valid_until >= today), or_(*whose))
+              .subquery())
+    # one row per type however many the holder has collected over the years
+    query = select(Certificate).join(ranked, ranked.c.id == Certificate.id).where(ranked.c.rank == 1)
+    return {cert.type: cert for cert in session.execute(query).scalars()}
 
 
 def attach_certificates(session: Session, case: Case, catalog: dict[str, Any] | None,

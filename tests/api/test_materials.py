@@ -254,6 +254,20 @@ def test_a_certificate_valid_until_today_is_attached(app, api):
     assert checklist(clerk, no)["M010"]["status"] == "certificate"
 
 
+def test_the_newest_valid_certificate_of_several_is_attached(app, api):
+    """A holder collects certificates over the years: the newest valid one counts, a newer revoked one not."""
+    add_certificate(number="C-2019", issued_on=date(2019, 3, 1))
+    newest = add_certificate(number="C-2024", issued_on=date(2024, 5, 1)).id
+    add_certificate(number="C-2023", issued_on=date(2023, 5, 1))
+    add_certificate(number="C-2025", issued_on=date(2025, 6, 1), status="revoked", revoked_at=clock.now())
+    add_certificate(number="C-2024b", issued_on=date(2024, 5, 1), owner_id_number="410602198001011111",
+                    holder_id="91410600MA0000000X")  # someone else's, issued the same day
+    clerk, no = start(api)
+    row = checklist(clerk, no)["M010"]
+    assert row["status"] == "certificate" and row["certificate"]["number"] == "C-2024"
+    assert row["versions"][0]["certificate_id"] == newest
+
+
 def test_download_content_and_headers(app, api):
     clerk, no = start(api)
     name = "法定代表人 身份证明.png"
