@@ -105,12 +105,17 @@ class Cases(MethodView):
         """综合窗口受理：创建办件并启动流程（可带 Idempotency-Key 防止重复立案）"""
         region, now = current_app.config["REGION_CODE"], clock.now()
         key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-        case, replayed = run_use_case(db.session, lambda: idempotency.start_case_once(
-            db.session, key=key, digest=idempotency.request_hash(body), user_id=g.user.id, now=now,
-            start=lambda: cases.start_case(
-                db.session, process_key=body["process_key"], applicant=body["applicant"],
-                data=body["data"], actor_id=g.user.id, region_code=region, now=now)))
-        return case_json(case), 201, {"Idempotent-Replayed": "true"} if replayed else {}
+
+        def use_case():
+            case, replayed = idempotency.start_case_once(
+                db.session, key=key, digest=idempotency.request_hash(body), user_id=g.user.id, now=now,
+                start=lambda: cases.start_case(
+                    db.session, process_key=body["process_key"], applicant=body["applicant"],
+                    data=body["data"], actor_id=g.user.id, region_code=region, now=now))
+            return case_json(case), replayed  # as committed, without reading it all again afterwards
+
+        shown, replayed = run_use_case(db.session, use_case)
+        return shown, 201, {"Idempotent-Replayed": "true"} if replayed else {}
 
 
 @blp.route("/<string:case_no>")

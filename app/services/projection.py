@@ -115,13 +115,15 @@ def _apply_task_snapshots(session: Session, case: Case, result: engine.StepResul
     return new_ready
 
 
-def sync_timers(session: Session, case: Case, result: engine.StepResult) -> None:
+def sync_timers(session: Session, case: Case, result: engine.StepResult, first_step: bool = False) -> None:
     if not result.timers and not result.timers_before:
         return  # no timer before the step and none after it: the case has no timer rows to change
     waiting = {t.task_id: t for t in result.timers}
-    with session.no_autoflush:  # the step's other changes are flushed once, later
-        rows = {t.id: t for t in session.execute(_WAITING_TIMERS, {"case_id": case.id}).scalars()
-                if t.fired_at is None}  # marked fired in this step, not yet flushed: keep it as fired
+    rows: dict[str, Timer] = {}
+    if not first_step:
+        with session.no_autoflush:  # the step's other changes are flushed once, later
+            rows = {t.id: t for t in session.execute(_WAITING_TIMERS, {"case_id": case.id}).scalars()
+                    if t.fired_at is None}  # marked fired in this step, not yet flushed: keep it as fired
     for task_id, row in rows.items():
         if task_id not in waiting:
             session.delete(row)  # fired or cancelled by the engine
@@ -150,11 +152,12 @@ def apply_step(session: Session, case: Case, result: engine.StepResult,
     With ``parsed`` (the spec the step ran on), the step's live workflow is kept
     for the case's next step in this process once the transaction commits.
     """
+    first_step = state_row is None  # a case just started has no task or timer rows yet
     state_row = save_state(session, case, result, state_row, parsed)
     ready = sync_tasks(session, case, result, lane_departments(session, definition), now, due_for,
-                       stored_states)
+                       {} if first_step else stored_states)
     if definition.model.get("has_timers", True):
-        sync_timers(session, case, result)
+        sync_timers(session, case, result, first_step)
     case.updated_at = now
     if result.status in ("completed", "terminated") and case.status == "running":
         case.status = result.status
