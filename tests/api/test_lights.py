@@ -2,12 +2,15 @@
 when deadlines move, worked out again by the scheduler, and what the supervision scan reads."""
 from datetime import date
 
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Case, SupervisionEvent, Task
 from app.scheduler import fill_lights, scan_supervision
-from app.services import calendar, clock, deadlines, processes
+from app.services import calendar, clock, deadlines, lights, processes
+from app.services.uow import run_use_case
 
 from .helpers import APPLICANT
 from .test_legal_time import at, deploy_with_catalog, manual_clock  # noqa: F401 (a fixture: Fri 26 Sep 2025 10:00)
@@ -127,3 +130,35 @@ def test_moving_a_deadline_by_hand_drops_its_stale_moment(app, api, manual_clock
         assert task.warn_at is None
         db.session.rollback()
         db.session.remove()
+
+
+def test_moments_worked_out_from_a_calendar_an_import_has_replaced_are_not_stored(
+        api, app, manual_clock, monkeypatch, database_url):
+    """Another process commits a calendar import while the scheduler's fill works out moments
+    from the calendar it read before: the fill's UPDATE must write none of them."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's writers exclude each other: no import can commit inside the fill's transaction")
+    _start(api)
+    _forget_all(app)
+    read_calendar = calendar.load
+    imported = []
+
+    def read_then_another_process_imports(session, fresh=False):
+        cal = read_calendar(session, fresh=fresh)
+        if imported:  # once, inside the fill
+            return cal
+        imported.append(True)
+        with Session(db.engine) as other:
+            calendar.import_year(other, year=2025, holidays_list=[date(2025, 10, d) for d in range(1, 11)],
+                                 workdays_list=[date(2025, 9, 28), date(2025, 10, 11)], source="测试",
+                                 actor_id=None, now=clock.now())
+            other.commit()
+        return cal
+
+    monkeypatch.setattr(calendar, "load", read_then_another_process_imports)
+    with app.app_context():
+        assert run_use_case(db.session, lambda: lights.fill(db.session)) == 2  # two rows worked out ...
+        db.session.remove()
+    assert imported and all(stored is None for stored, _ in _moments(app).values())  # ... and neither stored
+    assert fill_lights(app) == 2  # the next fill uses the new calendar
+    assert all(stored == expected and stored is not None for stored, expected in _moments(app).values())
