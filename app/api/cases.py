@@ -107,11 +107,9 @@ class Cases(MethodView):
         key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
 
         def use_case():
-            case, replayed = idempotency.start_case_once(
-                db.session, key=key, digest=idempotency.request_hash(body), user_id=g.user.id, now=now,
-                start=lambda: cases.start_case(
-                    db.session, process_key=body["process_key"], applicant=body["applicant"],
-                    data=body["data"], actor_id=g.user.id, region_code=region, now=now))
+            case, replayed = idempotency.start_application(
+                db.session, key=key, request_body=body, user_id=g.user.id, process_key=body["process_key"],
+                applicant=body["applicant"], data=body["data"], region_code=region, now=now)
             return case_json(case), replayed  # as committed, without reading it all again afterwards
 
         shown, replayed = run_use_case(db.session, use_case)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
 from ..models import Case, CaseRequest
+from . import cases
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII: UUIDs, ULIDs, client counters
@@ -80,3 +81,13 @@ def start_case_once(session: Session, *, key: str | None, digest: str, user_id: 
     case = start()
     row.case_id = case.id
     return case, False
+
+
+def start_application(session: Session, *, key: str | None, request_body: Any, user_id: int, process_key: str,
+                      applicant: dict, data: dict, region_code: str, now: datetime) -> tuple[Case, bool]:
+    """A window's application (the API's and the desk page's): the case is started at most once
+    per (user, key); ``request_body`` is the request as sent, whose hash tells a retry from a new one."""
+    return start_case_once(session, key=key, digest=request_hash(request_body), user_id=user_id, now=now,
+                           start=lambda: cases.start_case(session, process_key=process_key, applicant=applicant,
+                                                          data=data, actor_id=user_id, region_code=region_code,
+                                                          now=now))

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, flash, jsonify, render_template, reque
 
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
-from ..services import cases, clock, forms, idempotency, prefill, processes
+from ..services import clock, forms, idempotency, prefill, processes
 from ..services.uow import run_use_case
 from .session import current_user, login_required
 
@@ -151,10 +151,8 @@ def submit(process_key):
         raise InvalidInput("申请人信息有误，请返回第一步修改", problems)
     user, region, now = current_user(), current_app.config["REGION_CODE"], clock.now()
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
-    case, _ = run_use_case(db.session, lambda: idempotency.start_case_once(
-        db.session, key=key, digest=idempotency.request_hash(body), user_id=user.id, now=now,
-        start=lambda: cases.start_case(
-            db.session, process_key=definition.key, applicant=values, data=body.get("data", {}),
-            actor_id=user.id, region_code=region, now=now)))
+    case, _ = run_use_case(db.session, lambda: idempotency.start_application(
+        db.session, key=key, request_body=body, user_id=user.id, process_key=definition.key,
+        applicant=values, data=body.get("data", {}), region_code=region, now=now))
     flash(f"已收件登记，统一受理号码 {case.case_no}，请核对并上传申请材料", "success")
     return jsonify({"redirect": url_for("case.show", case_no=case.case_no), "case_no": case.case_no})
