@@ -239,7 +239,8 @@ def complete_task(session: Session, *, task_id: str, user: Actor, data: Any, now
         raise Conflict("任务已办理或已取消") from None
     except engine.EngineError as exc:
         raise InvalidInput(exc.message, {"element_id": exc.element_id}) from None
-    before = {"state": task.state}
+    # what the submission overwrote, so that 撤回 can put the case's data back
+    before = {"state": task.state, "case_data": {k: case.data[k] for k in clean if k in case.data}}
     task.state = "completed"
     task.completed_by_id = user.id
     task.completed_at = now

@@ -12,7 +12,7 @@ Allowed only when
   completed, no join fired from another branch, the step not yet compacted away).
 
 The task comes back to the caller (claimed by them) with its original deadline: the
-legal clock has kept running. The tasks the completion offered are cancelled and the
+legal clock has kept running. The case's data gets back what the submission overwrote. The tasks the completion offered are cancelled and the
 timers it started are removed by the projection. One audit event records it all.
 """
 from __future__ import annotations
@@ -131,6 +131,9 @@ def _apply(session: Session, case: Case, task: Task, dropped: list[Task], user: 
            reason: str, completed: AuditEvent | None) -> None:
     before = {"state": task.state, "completed_at": task.completed_at.isoformat() if task.completed_at else None,
               "data": task.data}
+    restored = _data_before(case.data or {}, completed)
+    if restored is not None:
+        case.data = restored
     task.state = "ready"
     task.warn_at = None  # worked out again (the calendar may have changed while it was done)
     task.completed_by_id = task.completed_at = task.data = None
@@ -141,5 +144,24 @@ def _apply(session: Session, case: Case, task: Task, dropped: list[Task], user: 
                  object_id=task.id, before=before,
                  after={"state": "ready", "element_id": task.element_id, "reason": reason,
                         "cancelled_tasks": [{"id": r.id, "name": r.name} for r in dropped],
-                        "completed_event_id": completed.id if completed is not None else None})
+                        "completed_event_id": completed.id if completed is not None else None,
+                        "case_data_restored": restored is not None})
+
+
+def _data_before(data: dict, completed: AuditEvent | None) -> dict | None:
+    """The case's data as before the completion: each field it submitted gets its earlier value
+    back (or goes, if it was new), unless another branch has set it since (theirs stands). None
+    for a completion recorded before the overwritten values were kept in its event."""
+    if completed is None or "case_data" not in (completed.before or {}):
+        return None
+    earlier = completed.before["case_data"]
+    out = dict(data)
+    for key, value in ((completed.after or {}).get("data") or {}).items():
+        if key not in out or out[key] != value:
+            continue
+        if key in earlier:
+            out[key] = earlier[key]
+        else:
+            del out[key]
+    return out
 

@@ -172,3 +172,22 @@ def test_timers_started_by_the_completion_go_and_the_tasks_own_keep_their_time(a
         assert ready(now_case, "task_review") and ready(now_case, "task_check") and not ready(now_case, "task_issue")
     finally:
         clock.use(clock.SystemClock())
+
+
+def test_the_case_data_gets_back_what_the_withdrawn_submission_overwrote(api, app):
+    assert deploy(api, TIMER_XML).status_code == 201
+    clerk = api.as_user("window_clerk")
+    case = clerk.post("/api/v1/cases", json={"process_key": "withdraw_timers", "applicant": APPLICANT,
+                                             "data": {"opinion": "初审", "company": "鹤壁甲公司"}}).body
+    case_no, intake = case["case_no"], ready(case, "task_intake")[0]["id"]
+    submitted = {"opinion": "同意受理", "fee": 120}
+    assert clerk.post(f"/api/v1/tasks/{intake}/complete", json={"data": submitted}).status_code == 200
+    assert clerk.get(f"/api/v1/cases/{case_no}").body["data"] == {"company": "鹤壁甲公司", **submitted}
+    assert clerk.post(f"/api/v1/tasks/{intake}/withdraw", json={"reason": "填错"}).status_code == 200
+    assert clerk.get(f"/api/v1/cases/{case_no}").body["data"] == {"opinion": "初审", "company": "鹤壁甲公司"}
+    db.session.rollback()
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "task.withdrawn")).scalar_one()
+    assert event.after["case_data_restored"] is True
+    # submitted again, it counts again
+    assert clerk.post(f"/api/v1/tasks/{intake}/complete", json={"data": {"opinion": "补齐后受理"}}).status_code == 200
+    assert clerk.get(f"/api/v1/cases/{case_no}").body["data"] == {"opinion": "补齐后受理", "company": "鹤壁甲公司"}
