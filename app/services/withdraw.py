@@ -12,8 +12,9 @@ Allowed only when
   completed, no join fired from another branch, the step not yet compacted away).
 
 The task comes back to the caller (claimed by them) with its original deadline: the
-legal clock has kept running. The case's data gets back what the submission overwrote. The tasks the completion offered are cancelled and the
-timers it started are removed by the projection. One audit event records it all.
+legal clock has kept running. The case's data gets back what the submission overwrote.
+The tasks the completion offered are cancelled and the timers it started are removed
+by the projection. One audit event records it all.
 """
 from __future__ import annotations
 
