@@ -206,13 +206,14 @@ class _RecentTokens:
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.monotonic = time.monotonic  # tests put a hand-driven clock here
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[object, float, Actor, datetime]] = {}
         self._tombstones: dict[str, float] = {}
 
     def get(self, bind: object, digest: str) -> tuple[Actor, datetime] | None:
         entry = self._entries.get(digest)
-        if entry is None or entry[0] is not bind or entry[1] < time.monotonic():
+        if entry is None or entry[0] is not bind or entry[1] < self.monotonic():
             return None
         return entry[2], entry[3]
 
@@ -221,7 +222,7 @@ class _RecentTokens:
         if self.seconds <= 0:
             return
         with self._lock:
-            if self._tombstones.get(digest, 0.0) >= time.monotonic():
+            if self._tombstones.get(digest, 0.0) >= self.monotonic():
                 return
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
@@ -234,7 +235,7 @@ class _RecentTokens:
         began before the commit puts an entry that expires ``seconds`` after its read,
         so it can never outlive the tombstone set after the commit.
         """
-        now = time.monotonic()
+        now = self.monotonic()
         with self._lock:
             self._entries.pop(digest, None)
             # only the logouts of the last ``seconds`` are kept, so this never grows with uptime
@@ -259,7 +260,7 @@ def configure_token_cache(seconds: float) -> None:
 
 def user_for_token(session: Session, token: str, now: datetime) -> Actor:
     digest, bind = _digest(token), session.get_bind()
-    read_at = time.monotonic()
+    read_at = _recent_tokens.monotonic()
     recent = _recent_tokens.get(bind, digest)
     if recent is not None:
         actor, expires_at = recent
