@@ -125,10 +125,10 @@ class CaseMaterials(MethodView):
         case = _readable_case(case_no)
         limit = current_app.config["MATERIAL_MAX_BYTES"]
         data = body["file"].stream.read(limit + 1)  # one byte more tells "too large" apart
-        store = _store()
-        return run_use_case(db.session, lambda: columns_of(materials.upload(
-            db.session, case=case, code=body["code"], filename=body["file"].filename, data=data,
-            actor_id=g.user.id, now=clock.now(), store=store, max_bytes=limit)))
+        with _store().staged(data) as blob:  # synced before the transaction, kept by it
+            return run_use_case(db.session, lambda: columns_of(materials.upload(
+                db.session, case=case, code=body["code"], filename=body["file"].filename, data=data,
+                actor_id=g.user.id, now=clock.now(), blob=blob, max_bytes=limit)))
 
 
 def _content_disposition(material) -> str:

@@ -5,6 +5,10 @@ comes only from the content's hash, never from anything the client sent, and the
 same content is stored once however many cases upload it. Writes go to a temporary
 file in the target directory and are moved into place with ``os.replace``, so a
 reader never sees half a file.
+
+An upload is staged first (written and synced under a temporary name, outside any
+transaction) and kept by the use case that records it: the slow part, the sync,
+never runs while the use case holds the database's write lock.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +41,13 @@ class BlobStore:
 
     def put(self, content: bytes | BinaryIO) -> tuple[str, int]:
         """Store bytes or a binary stream; returns (sha256, size)."""
+        with self.staged(content) as blob:
+            blob.keep()
+            return blob.sha256, blob.size
+
+    @contextmanager
+    def staged(self, content: bytes | BinaryIO) -> Iterator["StagedBlob"]:
+        """The content written and synced under a temporary name; gone on exit unless kept."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=self.root)  # mkstemp creates it 0600
         try:
@@ -47,18 +60,10 @@ class BlobStore:
                 out.flush()
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
-            target = self.path_of(sha)
-            if target.is_file():
-                os.unlink(tmp)  # identical content is already stored
-                return sha, size
-            target.parent.mkdir(mode=0o700, exist_ok=True)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, target)  # same file system: atomic
-            return sha, size
-        except BaseException:
+            yield StagedBlob(sha, size, Path(tmp), self.path_of(sha))
+        finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-            raise
 
     def open(self, sha256: str) -> BinaryIO:
         """The stored file, opened for reading (the caller closes it)."""
@@ -66,6 +71,24 @@ class BlobStore:
             return self.path_of(sha256).open("rb")
         except (FileNotFoundError, ValueError):
             raise NotFound("材料文件不存在或已丢失") from None
+
+
+class StagedBlob:
+    """A staged file: its hash and size are known, and ``keep`` moves it into the store."""
+
+    def __init__(self, sha256: str, size: int, tmp: Path, target: Path) -> None:
+        self.sha256, self.size, self._tmp, self._target = sha256, size, tmp, target
+
+    def keep(self) -> None:
+        """Into the store, atomically (once; a use case run again keeps it again at no cost)."""
+        if not self._tmp.exists():
+            return
+        if self._target.is_file():
+            self._tmp.unlink()  # identical content is already stored
+            return
+        self._target.parent.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self._tmp, 0o600)
+        os.replace(self._tmp, self._target)  # same file system: atomic
 
 
 def _chunks(content: bytes | BinaryIO):

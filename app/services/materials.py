@@ -21,7 +21,7 @@ from .. import engine
 from ..errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Case, Certificate, Material
 from . import audit, cases, processes
-from .blobs import BlobStore
+from .blobs import StagedBlob
 from .clock import local
 
 DEFAULT_FILE_TYPES = ("pdf", "jpg", "png")  # when a catalog material names none
@@ -168,11 +168,12 @@ def _next_version(session: Session, case_id: int, code: str) -> int:
 # -- use cases ---------------------------------------------------------------------
 
 def upload(session: Session, *, case: Case, code: str, filename: str | None, data: bytes,
-           actor_id: int | None, now: datetime, store: BlobStore, max_bytes: int) -> Material:
+           actor_id: int | None, now: datetime, blob: StagedBlob, max_bytes: int) -> Material:
     """Store an uploaded file as the next version of a catalog material of the case.
 
-    Every check runs before anything is written, so a refused upload leaves no row,
-    no file and no audit event.
+    ``blob`` is ``data`` staged by the caller before the transaction (``BlobStore.staged``),
+    so that its sync does not hold the write lock. Every check runs before it is kept,
+    so a refused upload leaves no row, no file and no audit event.
     """
     case_id = sa_inspect(case).identity[0]  # its key, without reloading a case read before this transaction
     cases.lock(session, case_id)  # the audit chain needs the case lock
@@ -182,7 +183,8 @@ def upload(session: Session, *, case: Case, code: str, filename: str | None, dat
     _check_size(data, max_bytes)
     name = clean_filename(filename)
     kind = _sniff(data, name, item)
-    sha, size = store.put(data)
+    blob.keep()
+    sha, size = blob.sha256, blob.size
     row = Material(case_id=case.id, code=code, name=item["name"],
                    version=_next_version(session, case.id, code), source="upload", sha256=sha,
                    size=size, content_type=kind.mime, extension=_norm_type(kind.extension),

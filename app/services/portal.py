@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import AuditEvent, Case, Certificate, Delivery, Department, Material, Notice, Task
 from . import audit, calendar, cases, materials, messages, notices, privacy, processes
-from .blobs import BlobStore
+from .blobs import StagedBlob
 
 MAX_FAILED_CODES = 10
 LOCK_MINUTES = 15
@@ -197,13 +197,13 @@ def _require_waiting(session: Session, case: Case) -> tuple[Case, str]:
 
 
 def upload_material(session: Session, *, case: Case, code: str, filename: str | None, data: bytes,
-                    now: datetime, store: BlobStore, max_bytes: int) -> Material:
+                    now: datetime, blob: StagedBlob, max_bytes: int) -> Material:
     """The applicant uploads a material while the case waits for one (same rules as the window)."""
     case, _ = _require_waiting(session, case)
     if not code:
         raise InvalidInput("请选择要上传的材料", {"code": ["必选"]})
     return materials.upload(session, case=case, code=code, filename=filename, data=data, actor_id=None,
-                            now=now, store=store, max_bytes=max_bytes)
+                            now=now, blob=blob, max_bytes=max_bytes)
 
 
 def supplied_codes(session: Session, case: Case) -> list[str]:

@@ -176,9 +176,10 @@ def upload(case_no):
         if file is None or not file.filename:
             raise InvalidInput("请选择要上传的文件", {"file": ["必填"]})
         data = file.stream.read(limit + 1)  # one byte more tells "too large" apart
-        material = run_use_case(db.session, lambda: materials.upload(
-            db.session, case=row, code=code, filename=file.filename, data=data, actor_id=user.id,
-            now=clock.now(), store=store, max_bytes=limit))
+        with store.staged(data) as blob:  # synced before the transaction, kept by it
+            material = run_use_case(db.session, lambda: materials.upload(
+                db.session, case=row, code=code, filename=file.filename, data=data, actor_id=user.id,
+                now=clock.now(), blob=blob, max_bytes=limit))
     except DomainError as exc:
         return _render(case_no, exc.status, upload_error={"code": code, "message": exc.message})
     flash(f"已上传“{material.name}”第 {material.version} 版", "success")

@@ -127,10 +127,10 @@ def upload():
     file = request.files.get("file")
     limit = current_app.config["MATERIAL_MAX_BYTES"]
     data = file.stream.read(limit + 1) if file else b""
-    store = BlobStore(current_app.config["INSTANCE_DIR"])
-    return _attempt(case, lambda: portal.upload_material(
-        db.session, case=case, code=code, filename=file.filename if file else None, data=data, now=clock.now(),
-        store=store, max_bytes=limit), "材料已上传，全部上传后请点击“提交补正材料”", {"code": code})
+    with BlobStore(current_app.config["INSTANCE_DIR"]).staged(data) as blob:  # kept by the use case
+        return _attempt(case, lambda: portal.upload_material(
+            db.session, case=case, code=code, filename=file.filename if file else None, data=data,
+            now=clock.now(), blob=blob, max_bytes=limit), "材料已上传，全部上传后请点击“提交补正材料”", {"code": code})
 
 
 @bp.post("/supplement")

@@ -143,6 +143,34 @@ def test_uploading_the_same_code_again_adds_version_2(app, api):
     assert [v["id"] for v in row["versions"]] == [first["id"], second.body["id"]]
 
 
+def test_an_upload_is_synced_before_its_transaction_begins(app, api, monkeypatch):
+    """The sync is the slow part of an upload: other writers must not queue behind it (SQLite's write lock)."""
+    import os
+
+    from app.api import materials as materials_api
+    clerk, no = start(api)
+    in_use_case, synced_in_use_case = [False], []
+    real_run, real_fsync = materials_api.run_use_case, os.fsync
+
+    def watched_run(session, fn):
+        in_use_case[0] = True
+        try:
+            return real_run(session, fn)
+        finally:
+            in_use_case[0] = False
+
+    def watched_fsync(fd):
+        synced_in_use_case.append(in_use_case[0])
+        return real_fsync(fd)
+
+    monkeypatch.setattr(materials_api, "run_use_case", watched_run)
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    resp = upload(clerk, no, "M001", PDF, "a.pdf")
+    assert resp.status_code == 201, resp.body
+    assert synced_in_use_case == [False]
+    assert stored_files(app) == [Path(resp.body["sha256"][:2]) / resp.body["sha256"]]
+
+
 def test_identical_files_are_stored_once(app, api):
     clerk, first = start(api)
     _, second = start(api)
