@@ -76,3 +76,23 @@ def test_next_only_redirects_inside_the_site(browser_for):
     web.get("/login")
     resp = web.post("/login?next=/cases", {"username": "window_clerk", "password": "Demo@2026-test"})
     assert resp.headers["Location"].endswith("/cases")
+
+
+def test_sign_ins_from_one_address_are_rate_limited_and_other_pages_are_not(database_url, tmp_path):
+    """The limit is on the sign-in form only: its own route checks it (nothing runs before other requests)."""
+    from app import create_app
+    from app.extensions import db
+    from config import TestConfig
+
+    from .conftest import Browser
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, INSTANCE_DIR=tmp_path,
+                     RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute")
+    with app.app_context():
+        web = Browser(app.test_client())
+        web.get("/login")
+        codes = [web.post("/login", {"username": "window_clerk", "password": "wrong-password"}).status_code
+                 for _ in range(3)]
+        assert codes == [401, 401, 429]
+        assert "请求过于频繁" in web.text(web.post("/login", {"username": "window_clerk", "password": "Demo@2026-test"}))
+        assert [web.get("/login").status_code for _ in range(5)] == [200] * 5
+        db.engine.dispose()
