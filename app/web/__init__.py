@@ -24,6 +24,12 @@ class _SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
 
+    def open_session(self, app: Flask, req):
+        # no cookie, nothing to verify: an API request (bearer token) builds no signing serializer
+        if app.secret_key and not req.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, req)
+
 
 def web_modules():
     from . import auth, authoring, calendar_page, case, dashboard, desk, followups, inbox, incidents, migration, pages, portal, scenarios, task
