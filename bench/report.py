@@ -32,6 +32,7 @@ def _throughput(f: dict) -> list[str]:
     for key, label in (("throughput.sqlite", "SQLite, run.py (waitress, 8 threads)"),
                        ("throughput.sqlite_workers2", "SQLite, run.py with APP_WORKERS=2 (gunicorn gthread, "
                                                       "2 workers × 8 threads, scheduler process)"),
+                       ("throughput.sqlite_threads1", "SQLite, run.py with APP_THREADS=1 (waitress, 1 thread)"),
                        ("throughput.pg_waitress", "PostgreSQL, run.py (waitress, 8 threads)"),
                        ("throughput.pg_gunicorn", "PostgreSQL, gunicorn -w 4 (sync)")):
         fig = f.get(key, {})

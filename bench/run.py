@@ -33,8 +33,13 @@ ENGINE_KEYS = ("engine.raw_memory", "engine.raw_serialized", "engine.wrapper")
 PG_KEYS = ("throughput.pg_waitress", "concurrency.pg_waitress", "inbox.pg", "throughput.pg_gunicorn",
            "concurrency.pg_gunicorn")
 SQLITE_KEYS = (("latency.sqlite", "sqlite"), ("throughput.sqlite", "sqlite"), ("concurrency.sqlite", "sqlite"),
-               ("timers.sqlite", "timers"), ("inbox.sqlite", "inbox"), ("throughput.sqlite_workers2", "sqlite"))
-SQLITE_WORKERS = 2  # run.py with APP_WORKERS=2: gunicorn gthread workers and a scheduler process
+               ("timers.sqlite", "timers"), ("inbox.sqlite", "inbox"), ("throughput.sqlite_workers2", "sqlite"),
+               ("throughput.sqlite_threads1", "sqlite"))
+# run.py configured otherwise, each on a fresh SQLite database of its own
+SQLITE_VARIANTS = (
+    ("sqlite_workers2", {"APP_WORKERS": "2"}),  # gunicorn gthread workers and a scheduler process
+    ("sqlite_threads1", {"APP_THREADS": "1"}),  # one process, one request in the app at a time
+)
 
 
 def _guard(figures: dict, key: str, fn) -> dict | None:
@@ -91,18 +96,17 @@ def _sqlite_section(ctx: dict, scale: Scale, workdir: Path, skip: set[str]) -> N
             _guard(figures, "inbox.sqlite", lambda: inbox.run(conn, url, scale))
         ctx["servers"]["sqlite-waitress"] = _server_report(server, conn, idle)
     if "sqlite" not in skip:
-        _sqlite_workers(ctx, scale, workdir)
+        for label, env in SQLITE_VARIANTS:
+            _sqlite_variant(ctx, scale, workdir, label, env)
     if profile_db is not None:  # in process, after the server has stopped
         _guard(figures, "profile", lambda: profile_request.run(proc, scale, workdir / "profile", profile_db))
 
 
-def _sqlite_workers(ctx: dict, scale: Scale, workdir: Path) -> None:
-    """Whole-case throughput of ``run.py`` with APP_WORKERS=2 on a fresh SQLite database of its own."""
-    label = f"sqlite_workers{SQLITE_WORKERS}"
+def _sqlite_variant(ctx: dict, scale: Scale, workdir: Path, label: str, env: dict[str, str]) -> None:
+    """Whole-case throughput of ``run.py`` with ``env`` on a fresh SQLite database of its own."""
     key = f"throughput.{label}"
     folder = workdir / label
-    server = AppServer(f"sqlite:///{folder / 'bench.db'}", folder, label=label,
-                       extra_env={"APP_WORKERS": str(SQLITE_WORKERS)})
+    server = AppServer(f"sqlite:///{folder / 'bench.db'}", folder, label=label, extra_env=env)
     try:
         server.start()
     except Exception as exc:
@@ -218,6 +222,7 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
                                  "rss_idle_after_start_mib")}
                              for label, server in (("sqlite", "sqlite-waitress"),
                                                    ("sqlite_workers2", "sqlite_workers2"),
+                                                   ("sqlite_threads1", "sqlite_threads1"),
                                                    ("pg_waitress", "pg_waitress"), ("pg_gunicorn", "pg_gunicorn"))
                              if "memory" in figures.get(f"throughput.{label}", {})}
     finally:

@@ -47,7 +47,9 @@ def targets_table(f: dict) -> list[str]:
                  "6/6 every round, slowest ≤ 150 ms", _met(ok), "—", "3 of 6 failed with HTTP 500"])
     base = f.get("engine.raw_serialized", {}).get("cases_per_s")
     for key, number, label in (("throughput.sqlite", "3", "run.py (waitress, one process)"),
-                               ("throughput.sqlite_workers2", "3b", "run.py with APP_WORKERS=2 (two processes)")):
+                               ("throughput.sqlite_workers2", "3b", "run.py with APP_WORKERS=2 (two processes)"),
+                               ("throughput.sqlite_threads1", "3c", "run.py with APP_THREADS=1 (one process, "
+                                                                    "one request at a time)")):
         thr = f.get(key, {})
         ratio = thr.get("ratio_to_baseline_1b")
         rows.append([number, f"whole cases over HTTP, SQLite, {label}",
