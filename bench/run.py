@@ -5,7 +5,7 @@
     python -m bench.run --skip pg,inbox  leave sections out
 
 Sections: engine, growth, profile, sqlite (latency, throughput, memory,
-concurrency; and throughput with run.py and APP_WORKERS=2), timers, inbox, pg
+concurrency; and throughput with run.py and APP_WORKERS=2, and with APP_THREADS=1), timers, inbox, pg
 (PostgreSQL with run.py), gunicorn (PostgreSQL with gunicorn -w 4). Servers
 listen on 127.0.0.1 and are stopped at the end.
 """
