@@ -101,7 +101,7 @@ def _check_limits_in_limited_routes_only(app: Flask, limiter) -> None:
     and application-wide limits; with neither configured it only looks for them, about
     0.1 ms on each of the many requests a case makes.
     """
-    if app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION"):
+    if any(app.config.get(key) for key in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")):
         return
     hooks = app.before_request_funcs.get(None, [])
     hooks[:] = [hook for hook in hooks if hook != limiter._check_request_limit]

@@ -96,3 +96,16 @@ def test_sign_ins_from_one_address_are_rate_limited_and_other_pages_are_not(data
         assert "请求过于频繁" in web.text(web.post("/login", {"username": "window_clerk", "password": "Demo@2026-test"}))
         assert [web.get("/login").status_code for _ in range(5)] == [200] * 5
         db.engine.dispose()
+
+
+def test_a_default_limit_configured_for_every_route_is_still_checked(database_url, tmp_path):
+    """The check before every request is dropped only when it has nothing to check."""
+    from app import create_app
+    from app.extensions import db
+    from config import TestConfig
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, INSTANCE_DIR=tmp_path,
+                     RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute")
+    client = app.test_client()
+    assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+    with app.app_context():
+        db.engine.dispose()
