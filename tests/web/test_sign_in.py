@@ -1,5 +1,10 @@
 """Signing in and out of the workspace; cookies, CSRF and security headers."""
+import pytest
+
+from app.extensions import db
+
 from ..conftest import ADMIN_PASSWORD
+from .conftest import Browser
 
 
 def test_each_role_lands_on_its_home_page(browser_for):
@@ -78,15 +83,26 @@ def test_next_only_redirects_inside_the_site(browser_for):
     assert resp.headers["Location"].endswith("/cases")
 
 
-def test_sign_ins_from_one_address_are_rate_limited_and_other_pages_are_not(database_url, tmp_path):
-    """The limit is on the sign-in form only: its own route checks it (nothing runs before other requests)."""
+@pytest.fixture
+def limited_app(database_url, tmp_path):
+    """An app with rate limiting on (the test configuration has it off), made with ``overrides``."""
     from app import create_app
-    from app.extensions import db
     from config import TestConfig
+    made = []
 
-    from .conftest import Browser
-    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, INSTANCE_DIR=tmp_path,
-                     RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute")
+    def make(**overrides):
+        made.append(create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, INSTANCE_DIR=tmp_path,
+                               RATELIMIT_ENABLED=True, **overrides))
+        return made[-1]
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_sign_ins_from_one_address_are_rate_limited_and_other_pages_are_not(limited_app):
+    """The limit is on the sign-in form only: its own route checks it (nothing runs before other requests)."""
+    app = limited_app(LOGIN_RATE_LIMIT="2 per minute")
     with app.app_context():
         web = Browser(app.test_client())
         web.get("/login")
@@ -95,17 +111,9 @@ def test_sign_ins_from_one_address_are_rate_limited_and_other_pages_are_not(data
         assert codes == [401, 401, 429]
         assert "请求过于频繁" in web.text(web.post("/login", {"username": "window_clerk", "password": "Demo@2026-test"}))
         assert [web.get("/login").status_code for _ in range(5)] == [200] * 5
-        db.engine.dispose()
 
 
-def test_a_default_limit_configured_for_every_route_is_still_checked(database_url, tmp_path):
+def test_a_default_limit_configured_for_every_route_is_still_checked(limited_app):
     """The check before every request is dropped only when it has nothing to check."""
-    from app import create_app
-    from app.extensions import db
-    from config import TestConfig
-    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url, INSTANCE_DIR=tmp_path,
-                     RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute")
-    client = app.test_client()
+    client = limited_app(RATELIMIT_DEFAULT="2 per minute").test_client()
     assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
-    with app.app_context():
-        db.engine.dispose()
