@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import InvalidInput, NotFound
 from ..models import AuditEvent, Case, CaseCounter, Task, User, WorkflowState
-from . import audit, calendar, catalog, deadlines, forms, materials, processes, projection
+from . import audit, calendar, catalog, deadlines, forms, materials, processes, projection, rows
 from .clock import local
 
 
@@ -62,6 +62,7 @@ def start_case(session: Session, *, process_key: str, applicant: dict[str, str],
     projection.apply_step(session, case, result, None, definition, now,
                           deadlines.due_function(cal, definition.catalog), actor_id=actor_id, parsed=parsed)
     materials.attach_certificates(session, case, definition.catalog, now)  # 免证办
+    rows.write_changes(session, case)  # its audit head and projected columns: one UPDATE, not a flush
     session.flush()
     return case
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Case, Certificate, Material
-from . import audit, cases, processes
+from . import audit, cases, processes, rows
 from .blobs import StagedBlob
 from .clock import local
 
@@ -195,6 +195,7 @@ def upload(session: Session, *, case: Case, code: str, filename: str | None, dat
                  object_type="material", object_id=row.id,
                  after={"code": code, "name": row.name, "version": row.version, "sha256": sha,
                         "size": size, "content_type": row.content_type, "display_name": name})
+    rows.write_changes(session, case)  # the new audit head: one UPDATE, not a flush at commit
     return row
 
 

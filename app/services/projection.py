@@ -167,6 +167,8 @@ def apply_step(session: Session, case: Case, result: engine.StepResult,
     if result.effects:
         if case.id is None:
             session.flush()
+        # the effects' queries autoflush: write the changed rows first, so that flush has only the new ones
+        rows.write_changes(session, *session.dirty)
         effects.apply(session, case, state_row, definition, result.effects, actor_id, now)
     rows.write_changes(session, case, state_row)  # the step's own rows, without the unit of work
     return ready
