@@ -86,3 +86,16 @@ def test_assigning_equal_values_writes_nothing(app, case_id):
     case.data = dict(case.data)
     assert _statements(lambda: rows.write_changes(db.session, case)) == []
     assert _statements(db.session.flush) == []
+
+
+def test_inside_a_savepoint_rows_are_left_to_flush_so_its_rollback_undoes_them(app, case_id):
+    case = db.session.get(Case, case_id)
+    before = case.applicant_phone
+    savepoint = db.session.begin_nested()
+    case.applicant_phone = "13900000001"
+    rows.write_changes(db.session, case)
+    savepoint.rollback()
+    # what the session holds is what is stored: the savepoint's change is gone from both
+    assert case.applicant_phone == before
+    db.session.commit()
+    assert _stored("SELECT applicant_phone FROM cases WHERE id = :id", id=case_id) == before
