@@ -1,4 +1,4 @@
-"""flask --app app … commands: deploy, create-user, list-cases, seed."""
+"""flask --app app … commands: deploy, create-user, list-cases, seed, backup, materials sweep, …"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -129,6 +129,23 @@ def register_cli(app: Flask) -> None:
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo("database restored")
+
+    materials_group = click.Group("materials", help="The store of uploaded material files.")
+    app.cli.add_command(materials_group)
+
+    @materials_group.command("sweep")
+    @click.option("--min-age-hours", type=click.FloatRange(min=0), default=24.0, show_default=True,
+                  help="Only files older than this: an upload in progress is never older than a few minutes")
+    @click.option("--dry-run", is_flag=True, help="Report what would be removed, remove nothing")
+    def materials_sweep_command(min_age_hours: float, dry_run: bool):
+        """Remove stored files no material refers to (left by failed uploads) and stale staging files."""
+        from .services import material_files
+        from .services.blobs import BlobStore
+        report = material_files.sweep(db.session, BlobStore(current_app.config["INSTANCE_DIR"]),
+                                      min_age_seconds=min_age_hours * 3600, now=clock.now(), dry_run=dry_run)
+        verb = "would remove" if dry_run else "removed"
+        click.echo(f"{verb} {len(report.removed)} unreferenced files ({report.removed_bytes} bytes) of "
+                   f"{report.checked} checked, and {report.removed_staging} stale staging files")
 
     processes_group = click.Group("processes", help="Diagrams and catalogs.")
     app.cli.add_command(processes_group)

@@ -8,7 +8,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from .extensions import db
-from .services import clock, idempotency, lights, reports_weekly, statistics, supervision, timers
+from .services import clock, idempotency, lights, material_files, reports_weekly, statistics, supervision, timers
+from .services.blobs import BlobStore
 from .services.uow import run_use_case
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,23 @@ def forget_idempotency_keys(app: Flask) -> int:
     return forgotten
 
 
+def sweep_material_files(app: Flask) -> int:
+    """Nightly: stored files no material refers to (left by failed uploads), a day old or more."""
+    with app.app_context():
+        try:
+            report = material_files.sweep(db.session, BlobStore(app.config["INSTANCE_DIR"]),
+                                          min_age_seconds=SWEEP_MIN_AGE_SECONDS, now=clock.now())
+        finally:
+            db.session.remove()
+    if report.removed or report.removed_staging:
+        log.info("material store: removed %s unreferenced files (%s bytes) and %s stale staging files",
+                 len(report.removed), report.removed_bytes, report.removed_staging)
+    return len(report.removed)
+
+
+SWEEP_MIN_AGE_SECONDS = 24 * 3600
+
+
 def build_weekly_report(app: Flask) -> date:
     """周通报: every Monday, the report of the week that just ended. Safe to re-run and to run in several
     scheduler processes: a stored report of the whole week is kept (the unique week_start decides)."""
@@ -116,6 +134,8 @@ def init_scheduler(app: Flask) -> BackgroundScheduler:
                       id="weekly_report", max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     scheduler.add_job(forget_idempotency_keys, "interval", hours=6, args=[app], id="forget_idempotency_keys",
                       max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))  # and at start
+    scheduler.add_job(sweep_material_files, "cron", hour=3, minute=15, args=[app], id="sweep_material_files",
+                      max_instances=1, coalesce=True, misfire_grace_time=6 * 3600)
     # office hours are read at start-up: the stored yellow moments of open rows are worked out again
     scheduler.add_job(fill_lights, "date", args=[app, True], id="fill_lights_at_start")
     scheduler.add_job(refresh_query_statistics, "cron", hour=2, minute=30, args=[app], id="query_statistics",

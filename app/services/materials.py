@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from .. import engine
 from ..errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Case, Certificate, Material
-from . import audit, cases, processes, rows
+from . import audit, cases, material_files, processes, rows
 from .blobs import StagedBlob
 from .clock import local
 
@@ -183,6 +183,7 @@ def upload(session: Session, *, case: Case, code: str, filename: str | None, dat
     _check_size(data, max_bytes)
     name = clean_filename(filename)
     kind = _sniff(data, name, item)
+    material_files.hold_for_upload(session)  # no sweep of the store until this commits
     blob.keep()
     sha, size = blob.sha256, blob.size
     row = Material(case_id=case.id, code=code, name=item["name"],

@@ -13,4 +13,5 @@ ACTIONS = {
     "task.resolved": "交回委派人", "task.copied": "抄送", "task.copy_read": "查阅抄送", "task.commented": "评论",
     "task.sign_added": "加签", "task.sign_decided": "加签审批", "task.sign_cancelled": "撤销加签",
     "task.withdrawn": "撤回办结", "rating.created": "好差评", "followup.opened": "差评整改", "followup.resolved": "整改完成",
+    "materials.swept": "清理无引用的材料文件",
 }
