@@ -23,7 +23,8 @@ from ..engine import diff as element_diff
 from ..errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Department, ProcessDefinition, ProcessDraft, User
 from . import audit, catalog, forms, processes
-from .drafts_checks import bpmn_problems, catalog_as_yaml, catalog_problems
+from .catalog_text import merged_yaml, plain_yaml
+from .drafts_checks import bpmn_problems, catalog_problems
 
 MAX_BYTES = 2 * 1024 * 1024
 _FORM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -82,7 +83,7 @@ def _catalog_text(definition: ProcessDefinition, processes_dir: Path | None) -> 
                 return text
         except InvalidInput:
             pass
-    return catalog_as_yaml(definition.catalog)
+    return plain_yaml(definition.catalog)
 
 
 def _from_source(session: Session, key: str, processes_dir: Path | None) -> tuple[str, str | None, int | None, str]:
@@ -188,14 +189,28 @@ def save_catalog(session: Session, key: str, text: str, *, actor_id: int | None,
     """Store the catalog YAML with its problems (the catalog service's messages, by line)."""
     if not isinstance(text, str):
         raise InvalidInput("事项目录必须是文本")
+    row = _editable(session, key, revision, processes_dir, now)
+    return _store_catalog(session, row, text, actor_id, now)
+
+
+def save_catalog_table(session: Session, key: str, data: dict[str, Any], *, actor_id: int | None, now: datetime,
+                       revision: int | None = None, processes_dir: Path | None = None) -> Draft:
+    """Store the catalog as the table editor sends it (data), written into the draft's YAML text
+    so that the analysts' comments stay (see catalog_text)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("事项目录必须是对象")
+    row = _editable(session, key, revision, processes_dir, now)
+    return _store_catalog(session, row, merged_yaml(row.catalog_yaml, data), actor_id, now)
+
+
+def _store_catalog(session: Session, row: ProcessDraft, text: str, actor_id: int | None, now: datetime) -> Draft:
     if len(text.encode()) > MAX_BYTES:
         raise PayloadTooLarge("事项目录过大")
-    row = _editable(session, key, revision, processes_dir, now)
     row.catalog_yaml = text if text.strip() else None
     _recheck(session, row)
     _touch(session, row, part="catalog", actor_id=actor_id, now=now,
            detail={"problems": len(row.catalog_problems)})
-    return current(session, key)
+    return current(session, row.process_key)
 
 
 def form_schema(session: Session, key: str, form_id: str, *, processes_dir: Path | None = None) -> dict[str, Any]:

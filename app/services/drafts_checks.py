@@ -6,9 +6,7 @@ with any problem is kept but cannot be deployed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-import yaml
 from sqlalchemy.orm import Session
 
 from .. import engine
@@ -81,8 +79,3 @@ def catalog_problems(session: Session, key: str, text: str | None, xml: bytes) -
     except InvalidInput as exc:
         return [str(e) for e in (exc.errors or [exc.message])]
     return []
-
-
-def catalog_as_yaml(data: Any) -> str:
-    """A catalog (as parsed) written back as YAML, keys in their order, Chinese as is."""
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=120)

@@ -11,7 +11,6 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from ..errors import DomainError, InvalidInput, NotFound
 from ..extensions import db
 from ..services import clock, drafts, drafts_diff, processes, work
-from ..services.drafts_checks import catalog_as_yaml
 from ..services.uow import run_use_case
 from .session import current_user, login_required
 
@@ -191,14 +190,15 @@ def catalog_editor(key):
 def save_catalog(key):
     """保存事项目录：{"catalog": {…}}（表格编辑）或 {"yaml": "…"}（文本编辑）"""
     body = _body()
+    user = current_user()
     if isinstance(body.get("catalog"), dict):
-        text = catalog_as_yaml(body["catalog"])
+        def save():
+            return drafts.save_catalog_table(db.session, key, body["catalog"], actor_id=user.id, now=clock.now(),
+                                             revision=_revision(body), processes_dir=_folder())
     elif isinstance(body.get("yaml"), str):
-        text = body["yaml"]
+        def save():
+            return drafts.save_catalog(db.session, key, body["yaml"], actor_id=user.id, now=clock.now(),
+                                       revision=_revision(body), processes_dir=_folder())
     else:
         raise InvalidInput("请提交 catalog（对象）或 yaml（文本）")
-    user = current_user()
-    draft = run_use_case(db.session, lambda: drafts.save_catalog(
-        db.session, key, text, actor_id=user.id, now=clock.now(), revision=_revision(body),
-        processes_dir=_folder()))
-    return jsonify(_draft_json(draft))
+    return jsonify(_draft_json(run_use_case(db.session, save)))

@@ -93,7 +93,7 @@ def test_the_form_editor_opens_a_form_and_saves_it_into_the_draft(browser_for):
     assert web.get(f"/processes/{KEY}/forms?form_id=new_form").headers["Location"].endswith("/forms/new_form")
 
 
-def test_the_catalog_editor_saves_tables_and_reports_problems_in_chinese(browser_for):
+def test_the_catalog_editor_saves_tables_keeps_comments_and_reports_problems_in_chinese(browser_for):
     web = browser_for("analyst")
     page = web.get(f"/processes/{KEY}/catalog")
     text = web.text(page)
@@ -113,6 +113,7 @@ def test_the_catalog_editor_saves_tables_and_reports_problems_in_chinese(browser
     resp = put(web, f"/processes/{KEY}/draft/catalog", {"catalog": catalog, "revision": body["revision"]}, token)
     assert resp.get_json()["catalog_problems"] == []
     assert "amount: 2, unit: workhour" in resp.get_json()["catalog_yaml"]
+    assert "# 法定时限（行政许可法第四十二条）" in resp.get_json()["catalog_yaml"]  # the file's comments stay
     raw = put(web, f"/processes/{KEY}/draft/catalog", {"yaml": "service: [", "revision": 2}, token)
     assert raw.status_code == 200 and raw.get_json()["catalog_problems"][0].startswith("第 1 行")
     assert put(web, f"/processes/{KEY}/draft/catalog", {"nothing": 1}, token).status_code == 422
