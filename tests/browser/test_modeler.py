@@ -205,6 +205,8 @@ def test_the_form_editor_and_the_catalog_editor_save_into_the_draft(tab):
     page.click("#catalog-save")
     page.wait_for_function("() => /事项目录已保存/.test(document.getElementById('catalog-result').textContent)")
     assert "amount: 2, unit: workhour" in page.input_value("#catalog-yaml-text")
+    assert "# 法定时限（行政许可法第四十二条）" in page.input_value("#catalog-yaml-text")  # comments stay
+    analyst.shot("catalog-editor-saved")
     # a unit the calendar does not know: kept, with the catalog service's message
     block.locator("tr[data-limit=promised] select[name=promised_unit]").select_option("")
     page.click("#catalog-save")
