@@ -3,8 +3,9 @@
 A file lives at ``<instance>/materials/<first two hex digits>/<sha256>``: the path
 comes only from the content's hash, never from anything the client sent, and the
 same content is stored once however many cases upload it. Writes go to a temporary
-file in the target directory and are moved into place with ``os.replace``, so a
-reader never sees half a file.
+file in the store and are put in place with a hard link (``os.link``, or a copy
+moved in with ``os.replace`` where the file system has no links), so a reader
+never sees half a file.
 
 An upload is staged first (written and synced under a temporary name, outside any
 transaction) and kept by the use case that records it: the slow part, the sync,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,15 +82,22 @@ class StagedBlob:
         self.sha256, self.size, self._tmp, self._target = sha256, size, tmp, target
 
     def keep(self) -> None:
-        """Into the store, atomically (once; a use case run again keeps it again at no cost)."""
-        if not self._tmp.exists():
-            return
+        """Into the store, atomically. The staged file stays until ``staged`` ends, so a use case
+        run again after a rollback (and a sweep of the then unreferenced file) keeps it again."""
         if self._target.is_file():
-            self._tmp.unlink()  # identical content is already stored
-            return
+            return  # identical content is already stored
         self._target.parent.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self._tmp, 0o600)
-        os.replace(self._tmp, self._target)  # same file system: atomic
+        try:
+            os.link(self._tmp, self._target)  # same file system: atomic, and the staged name stays
+        except FileExistsError:
+            pass  # another upload stored the same content meanwhile
+        except OSError:  # a file system without hard links: a copy of our own, moved into place
+            fd, copy = tempfile.mkstemp(prefix=".upload-", dir=self._tmp.parent)
+            os.close(fd)
+            shutil.copyfile(self._tmp, copy)
+            os.chmod(copy, 0o600)
+            os.replace(copy, self._target)
 
 
 def _chunks(content: bytes | BinaryIO):

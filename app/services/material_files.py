@@ -1,6 +1,6 @@
 """Remove the material files that no case refers to: what failed uploads leave behind.
 
-An upload moves its staged file into the store inside its transaction
+An upload puts its staged file into the store inside its transaction
 (``StagedBlob.keep``), because the file must be there once the row is. When the
 transaction then fails (a refused step after the keep, a crash, a lost database),
 the file stays with no row pointing at it; a process killed while staging leaves
