@@ -93,6 +93,9 @@ def forget_idempotency_keys(app: Flask) -> int:
     return forgotten
 
 
+SWEEP_MIN_AGE_SECONDS = 24 * 3600
+
+
 def sweep_material_files(app: Flask) -> int:
     """Nightly: stored files no material refers to (left by failed uploads), a day old or more."""
     with app.app_context():
@@ -105,9 +108,6 @@ def sweep_material_files(app: Flask) -> int:
         log.info("material store: removed %s unreferenced files (%s bytes) and %s stale staging files",
                  len(report.removed), report.removed_bytes, report.removed_staging)
     return len(report.removed)
-
-
-SWEEP_MIN_AGE_SECONDS = 24 * 3600
 
 
 def build_weekly_report(app: Flask) -> date:

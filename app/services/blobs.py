@@ -27,6 +27,7 @@ from ..errors import NotFound
 
 _CHUNK = 1024 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_STAGING = ".upload-"  # the name prefix of a file being staged
 
 
 class BlobStore:
@@ -51,7 +52,7 @@ class BlobStore:
     def staged(self, content: bytes | BinaryIO) -> Iterator["StagedBlob"]:
         """The content written and synced under a temporary name; gone on exit unless kept."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=self.root)  # mkstemp creates it 0600
+        fd, tmp = tempfile.mkstemp(prefix=_STAGING, dir=self.root)  # mkstemp creates it 0600
         try:
             digest, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as out:
@@ -66,6 +67,17 @@ class BlobStore:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    def stored(self) -> Iterator[Path]:
+        """Every stored file, each at its content's place (``<two hex digits>/<sha256>``)."""
+        for folder in sorted(self.root.iterdir()) if self.root.is_dir() else ():
+            if folder.is_dir():
+                yield from (path for path in sorted(folder.iterdir())
+                            if _HEX64.fullmatch(path.name) and path.name[:2] == folder.name)
+
+    def staging(self) -> list[Path]:
+        """The files being staged now, or left by uploads that never finished."""
+        return sorted(self.root.glob(_STAGING + "*")) if self.root.is_dir() else []
 
     def open(self, sha256: str) -> BinaryIO:
         """The stored file, opened for reading (the caller closes it)."""
@@ -93,10 +105,9 @@ class StagedBlob:
         except FileExistsError:
             pass  # another upload stored the same content meanwhile
         except OSError:  # a file system without hard links: a copy of our own, moved into place
-            fd, copy = tempfile.mkstemp(prefix=".upload-", dir=self._tmp.parent)
+            fd, copy = tempfile.mkstemp(prefix=_STAGING, dir=self._tmp.parent)  # created 0600
             os.close(fd)
             shutil.copyfile(self._tmp, copy)
-            os.chmod(copy, 0o600)
             os.replace(copy, self._target)
 
 

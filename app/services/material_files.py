@@ -16,7 +16,6 @@ sees either the upload's committed row or no file yet.
 """
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,7 +32,6 @@ from .uow import run_use_case
 
 BATCH = 500  # files checked per transaction: the lock is held for one batch only
 _LOCK_KEY = 0x62696e676c69616e  # the advisory lock of the material store ("binglian")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -53,15 +51,6 @@ def hold_for_upload(session: Session) -> None:
 def _exclude_uploads(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-
-
-def _old_files(root: Path, cutoff: float) -> Iterator[Path]:
-    for folder in sorted(root.iterdir()) if root.is_dir() else ():
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if _HEX64.fullmatch(path.name) and folder.name == path.name[:2] and _mtime(path) < cutoff:
-                yield path
 
 
 def _mtime(path: Path) -> float:
@@ -107,9 +96,9 @@ def _sweep_batch(session: Session, batch: list[Path], cutoff: float, dry_run: bo
     return removed, size
 
 
-def _sweep_staging(root: Path, cutoff: float, dry_run: bool) -> int:
+def _sweep_staging(store: BlobStore, cutoff: float, dry_run: bool) -> int:
     count = 0
-    for path in root.glob(".upload-*") if root.is_dir() else ():
+    for path in store.staging():
         if _mtime(path) < cutoff:
             if not dry_run:
                 path.unlink(missing_ok=True)
@@ -128,11 +117,10 @@ def sweep(session: Session, store: BlobStore, *, min_age_seconds: float, now: da
         raise ValueError("min_age_seconds must not be negative")
     cutoff = time.time() - min_age_seconds  # file times are wall-clock seconds, as the file system keeps them
     report = SweepReport()
-    for batch in _batches(_old_files(store.root, cutoff)):
+    for batch in _batches(path for path in store.stored() if _mtime(path) < cutoff):
         report.checked += len(batch)
         removed, size = run_use_case(session, lambda: _sweep_batch(session, batch, cutoff, dry_run, now))
         report.removed.extend(removed)
         report.removed_bytes += size
-    report.removed_staging = _sweep_staging(store.root, cutoff, dry_run)
+    report.removed_staging = _sweep_staging(store, cutoff, dry_run)
     return report
-
