@@ -30,7 +30,8 @@ class Config:
     INSTANCE_DIR = Path(os.environ.get("APP_INSTANCE_DIR", BASE_DIR / "instance"))
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'binglian.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # pool_pre_ping is added for a database server (see app.database.engine_options)
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SECRET_KEY = os.environ.get("APP_SECRET_KEY")  # generated into instance/ when unset
     HOST = os.environ.get("HOST", "127.0.0.1")
     PORT = int(os.environ.get("PORT", "5000"))

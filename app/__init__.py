@@ -55,7 +55,7 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     from . import models  # noqa: F401 (register tables)
     from .api import init_api
     from .cli import register_cli
-    from .database import configure_engine
+    from .database import configure_engine, engine_options
     from .errors import register_error_handlers
     from .extensions import db, limiter, migrate
     from .web import init_web
@@ -67,6 +67,8 @@ def create_app(config: type[Config] | Config | None = None, **overrides) -> Flas
     accounts.configure_hasher(app.config.get("ARGON2_TIME_COST"), app.config.get("ARGON2_MEMORY_KIB"))
     accounts.configure_token_cache(app.config["TOKEN_CACHE_SECONDS"])
     calendar.configure(app.config.get("OFFICE_HOURS"), app.config.get("CALENDAR_CACHE_SECONDS", 5.0))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     db.init_app(app)
     limiter.init_app(app)
     _check_limits_in_limited_routes_only(app, limiter)

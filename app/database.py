@@ -12,6 +12,15 @@ from .extensions import db
 from .services.uow import write_intent
 
 
+def engine_options(database_uri: str, options: dict) -> dict:
+    """The engine options for ``database_uri``: a server's connections are pinged when taken
+    from the pool (one that dropped while idle is replaced); a SQLite file's cannot drop, and
+    the ping would be one more statement in every request."""
+    if database_uri.startswith("sqlite"):
+        return dict(options)
+    return {"pool_pre_ping": True, **options}
+
+
 def configure_engine(app: Flask) -> None:
     engine = db.engine
     if engine.dialect.name == "sqlite":
