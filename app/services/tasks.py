@@ -140,7 +140,9 @@ def lock_task(session: Session, task_id: str, *, unless_signing: str | None = No
 _TASK_AND_CASE = (select(Task, Case).join(Case, Case.id == Task.case_id).where(Task.id == bindparam("task_id"))
                   .execution_options(populate_existing=True))
 # the kind of the task's open 加签 round (None: no round holds it)
-_OPEN_SIGN_KIND = (select(TaskSign.kind).where(TaskSign.task_id == Task.id, TaskSign.status.in_(OPEN_SIGN_STATUSES))
+# (status = … OR status = …, not IN: SQLAlchemy renders an IN list again at every execution)
+_OPEN_SIGN_KIND = (select(TaskSign.kind).where(TaskSign.task_id == Task.id,
+                                               or_(*(TaskSign.status == s for s in OPEN_SIGN_STATUSES)))
                    .order_by(TaskSign.position).limit(1).correlate(Task).scalar_subquery())
 _FOR_STEP = _TASK_AND_CASE.add_columns(_OPEN_SIGN_KIND)
 # a step also needs the stored state of each of the case's tasks ({id: state}, to project the
