@@ -18,11 +18,25 @@ class ConfigError(ValueError):
     """A setting the app cannot start with; the message is for the operator (zh-CN)."""
 
 
+AUTO_WORKERS_MAX = 4  # SQLite has one writer, and each process holds its own app: more rarely pays
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity on Linux, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def worker_count(raw: str | int) -> int:
-    """``APP_WORKERS`` as a number of server processes (an integer, at least 1)."""
+    """``APP_WORKERS`` as a number of server processes: ``auto`` (one per CPU this process may
+    use, at most AUTO_WORKERS_MAX; 1 where processes cannot be forked), or an integer ≥ 1."""
     text = str(raw).strip()
+    if text.lower() == "auto":
+        return max(1, min(available_cpus(), AUTO_WORKERS_MAX)) if hasattr(os, "fork") else 1
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ConfigError(f"APP_WORKERS 必须是不小于 1 的整数（当前为“{raw}”）")
+        raise ConfigError(f"APP_WORKERS 必须是 auto 或不小于 1 的整数（当前为“{raw}”）")
     return int(text)
 
 
@@ -37,8 +51,9 @@ class Config:
     PORT = int(os.environ.get("PORT", "5000"))
     THREADS = int(os.environ.get("APP_THREADS", "8"))  # per server process
     # server processes: 1 is waitress in run.py's own process; more is gunicorn (gthread) with that many
-    # workers, and the timer scheduler in a process of its own. Checked by worker_count when run.py starts.
-    WORKERS = os.environ.get("APP_WORKERS", "1")
+    # workers, and the timer scheduler in a process of its own; auto is one per CPU (see worker_count,
+    # which checks the value when run.py starts)
+    WORKERS = os.environ.get("APP_WORKERS", "auto")
     ADMIN_PASSWORD = os.environ.get("APP_ADMIN_PASSWORD")
     DEMO = _bool("APP_DEMO", True)
     DEMO_PASSWORD = os.environ.get("APP_DEMO_PASSWORD", "Demo@2026")

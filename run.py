@@ -4,10 +4,11 @@
     python run.py --no-scheduler   web server only (when schedulers run elsewhere)
     python run.py --scheduler-only timer scheduler only
 
-With APP_WORKERS=1 (the default) the server is waitress in this process, the
-scheduler a thread beside it. With APP_WORKERS=N > 1 this process becomes the
-master of N gunicorn (gthread) workers and starts the scheduler as a child
-process, ``run.py --scheduler-only --no-setup`` (see app/serving.py).
+APP_WORKERS (default ``auto``: one process per CPU, at most 4) says how many
+server processes. With 1 the server is waitress in this process, the scheduler
+a thread beside it. With N > 1 this process becomes the master of N gunicorn
+(gthread) workers and starts the scheduler as a child process,
+``run.py --scheduler-only --no-setup`` (see app/serving.py).
 """
 from __future__ import annotations
 

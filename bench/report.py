@@ -29,11 +29,13 @@ def _engine(f: dict) -> list[str]:
 def _throughput(f: dict) -> list[str]:
     rows = []
     a = f.get("engine.raw_memory", {}).get("cases_per_s")
-    for key, label in (("throughput.sqlite", "SQLite, run.py (waitress, 8 threads)"),
-                       ("throughput.sqlite_workers2", "SQLite, run.py with APP_WORKERS=2 (gunicorn gthread, "
-                                                      "2 workers × 8 threads, scheduler process)"),
-                       ("throughput.sqlite_threads1", "SQLite, run.py with APP_THREADS=1 (waitress, 1 thread)"),
-                       ("throughput.pg_waitress", "PostgreSQL, run.py (waitress, 8 threads)"),
+    workers = f.get("throughput.sqlite_default", {}).get("app_workers", "?")
+    for key, label in (("throughput.sqlite_default", f"SQLite, run.py as started by default (APP_WORKERS=auto: "
+                                                     f"gunicorn gthread, {workers} workers × 8 threads, scheduler process)"),
+                       ("throughput.sqlite", "SQLite, run.py with APP_WORKERS=1 (waitress, 8 threads)"),
+                       ("throughput.sqlite_threads1", "SQLite, run.py with APP_WORKERS=1, APP_THREADS=1 "
+                                                      "(waitress, 1 thread)"),
+                       ("throughput.pg_waitress", "PostgreSQL, run.py with APP_WORKERS=1 (waitress, 8 threads)"),
                        ("throughput.pg_gunicorn", "PostgreSQL, gunicorn -w 4 (sync)")):
         fig = f.get(key, {})
         if problem(fig):
@@ -53,14 +55,16 @@ def _throughput(f: dict) -> list[str]:
     return out + [f"A whole case is one start, every user task completed by its department, and a read of the case "
                   f"after each round of completions: {fmt(per_case, ' requests', 1)} per case on SQLite. One "
                   f"sequential client (the latency run below) got {fmt(sequential, ' cases/s', 2)}. The "
-                  "APP_WORKERS=2 row is its own server on a fresh SQLite database, started after the waitress one "
-                  "has stopped; its two worker processes share SQLite's single writer (writers queue on a file lock "
-                  "beside the database, handed over by the kernel at each commit).", ""]
+                  "default row and the APP_THREADS=1 row are each their own server on a fresh SQLite database, "
+                  "started after the APP_WORKERS=1 one (which also serves the latency, concurrency, timer and inbox "
+                  "runs) has stopped; the default's worker processes share SQLite's single writer (writers queue on "
+                  "a file lock beside the database, handed over by the kernel at each commit).", ""]
 
 
 def _concurrency(f: dict) -> list[str]:
     rows = []
-    for key, label in (("concurrency.sqlite", "SQLite, run.py"), ("concurrency.pg_waitress", "PostgreSQL, run.py"),
+    for key, label in (("concurrency.sqlite", "SQLite, run.py, one process"),
+                       ("concurrency.pg_waitress", "PostgreSQL, run.py, one process"),
                        ("concurrency.pg_gunicorn", "PostgreSQL, gunicorn -w 4")):
         fig = f.get(key, {})
         if problem(fig):

@@ -5,7 +5,8 @@
     python -m bench.run --skip pg,inbox  leave sections out
 
 Sections: engine, growth, profile, sqlite (latency, throughput, memory,
-concurrency; and throughput with run.py and APP_WORKERS=2, and with APP_THREADS=1), timers, inbox, pg
+concurrency, all on one process; and throughput with run.py as started by default, APP_WORKERS=auto,
+and with APP_THREADS=1), timers, inbox, pg
 (PostgreSQL with run.py), gunicorn (PostgreSQL with gunicorn -w 4). Servers
 listen on 127.0.0.1 and are stopped at the end.
 """
@@ -22,6 +23,8 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+from config import worker_count
+
 from . import bpmn, concurrency, engine_bench, growth, http_bench, inbox, profile_request, report, timers
 from .client import Connection
 from .common import (FULL, RESULTS_DIR, ROOT, SMOKE, Scale, git_revision, load_average, log, machine_info,
@@ -33,12 +36,13 @@ ENGINE_KEYS = ("engine.raw_memory", "engine.raw_serialized", "engine.wrapper")
 PG_KEYS = ("throughput.pg_waitress", "concurrency.pg_waitress", "inbox.pg", "throughput.pg_gunicorn",
            "concurrency.pg_gunicorn")
 SQLITE_KEYS = (("latency.sqlite", "sqlite"), ("throughput.sqlite", "sqlite"), ("concurrency.sqlite", "sqlite"),
-               ("timers.sqlite", "timers"), ("inbox.sqlite", "inbox"), ("throughput.sqlite_workers2", "sqlite"),
+               ("timers.sqlite", "timers"), ("inbox.sqlite", "inbox"), ("throughput.sqlite_default", "sqlite"),
                ("throughput.sqlite_threads1", "sqlite"))
 # run.py configured otherwise, each on a fresh SQLite database of its own
 SQLITE_VARIANTS = (
-    ("sqlite_workers2", {"APP_WORKERS": "2"}),  # gunicorn gthread workers and a scheduler process
-    ("sqlite_threads1", {"APP_THREADS": "1"}),  # one process, one request in the app at a time
+    # as users start it: APP_WORKERS=auto, a process per CPU (gunicorn gthread workers, a scheduler process)
+    ("sqlite_default", {"APP_WORKERS": "auto"}),
+    ("sqlite_threads1", {"APP_WORKERS": "1", "APP_THREADS": "1"}),  # one process, one request in the app at a time
 )
 
 
@@ -117,7 +121,9 @@ def _sqlite_variant(ctx: dict, scale: Scale, workdir: Path, label: str, env: dic
         idle = server.rss()
         conn = Connection(server.url)
         runner = conn.runner(ctx["process"])
-        _guard(ctx["figures"], key, lambda: http_bench.throughput(runner, server, scale, ctx["baseline_1b"]))
+        result = _guard(ctx["figures"], key, lambda: http_bench.throughput(runner, server, scale, ctx["baseline_1b"]))
+        if result is not None:
+            result["app_workers"] = worker_count(env.get("APP_WORKERS", "1"))  # as run.py resolved it
         ctx["servers"][label] = _server_report(server, conn, idle)
     finally:
         server.stop()
@@ -221,7 +227,7 @@ def run_all(scale: Scale = FULL, workdir: Path | None = None, skip: set[str] | f
                              | {"rss_idle_after_start_mib": ctx["servers"].get(server, {}).get(
                                  "rss_idle_after_start_mib")}
                              for label, server in (("sqlite", "sqlite-waitress"),
-                                                   ("sqlite_workers2", "sqlite_workers2"),
+                                                   ("sqlite_default", "sqlite_default"),
                                                    ("sqlite_threads1", "sqlite_threads1"),
                                                    ("pg_waitress", "pg_waitress"), ("pg_gunicorn", "pg_gunicorn"))
                              if "memory" in figures.get(f"throughput.{label}", {})}

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import requests
 
+from config import worker_count
+
 from .common import ADMIN_PASSWORD, DEMO_PASSWORD, code_root, log
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -135,7 +137,7 @@ class AppServer:
         """gunicorn's workers; for run.py with APP_WORKERS > 1 also its scheduler process."""
         if self.kind == "gunicorn":
             return self.workers
-        workers = int(self.env["APP_WORKERS"])
+        workers = worker_count(self.env["APP_WORKERS"])
         if workers == 1:
             return 0  # waitress: threads, no processes
         return workers + (1 if self.env["APP_SCHEDULER"] == "1" else 0)

@@ -10,7 +10,7 @@ from .common import SMOKE
 
 REQUIRED_FIGURES = (
     "engine.raw_memory", "engine.raw_serialized", "engine.wrapper", "growth", "growth.raw", "profile",
-    "latency.sqlite", "throughput.sqlite", "throughput.sqlite_workers2", "throughput.sqlite_threads1",
+    "latency.sqlite", "throughput.sqlite", "throughput.sqlite_default", "throughput.sqlite_threads1",
     "concurrency.sqlite", "timers.sqlite",
     "inbox.sqlite", "inbox.pg",
     "throughput.pg_waitress", "concurrency.pg_waitress", "throughput.pg_gunicorn", "concurrency.pg_gunicorn",

@@ -46,10 +46,13 @@ def targets_table(f: dict) -> list[str]:
                  f"rounds 6/6, joins right {con['rounds_join_ok']}/{con['rounds']}, slowest {fmt(con['slowest_ms'], ' ms')}",
                  "6/6 every round, slowest ≤ 150 ms", _met(ok), "—", "3 of 6 failed with HTTP 500"])
     base = f.get("engine.raw_serialized", {}).get("cases_per_s")
-    for key, number, label in (("throughput.sqlite", "3", "run.py (waitress, one process)"),
-                               ("throughput.sqlite_workers2", "3b", "run.py with APP_WORKERS=2 (two processes)"),
-                               ("throughput.sqlite_threads1", "3c", "run.py with APP_THREADS=1 (one process, "
-                                                                    "one request at a time)")):
+    default = f.get("throughput.sqlite_default", {}).get("app_workers")
+    for key, number, label in (("throughput.sqlite_default", "3", f"run.py as started by default "
+                                                                 f"(APP_WORKERS=auto: {default or '?'} processes here)"),
+                               ("throughput.sqlite", "3b", "run.py with APP_WORKERS=1 (waitress, one process, "
+                                                           "8 threads)"),
+                               ("throughput.sqlite_threads1", "3c", "run.py with APP_WORKERS=1 and APP_THREADS=1 "
+                                                                    "(one process, one request at a time)")):
         thr = f.get(key, {})
         ratio = thr.get("ratio_to_baseline_1b")
         rows.append([number, f"whole cases over HTTP, SQLite, {label}",

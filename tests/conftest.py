@@ -160,14 +160,17 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """`python run.py` in a subprocess, exactly as users start it."""
+    """`python run.py` in a subprocess, exactly as users start it; in one process (waitress)
+    unless ``extra_env`` sets APP_WORKERS (the default, ``auto``, is one process per CPU). A
+    variable given as None in ``extra_env`` is left unset."""
 
     def __init__(self, database_url: str, instance: Path, extra_env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": database_url, "PORT": str(self.port),
-                    "APP_INSTANCE_DIR": str(instance), "APP_DEMO": "0",
-                    "APP_ADMIN_PASSWORD": ADMIN_PASSWORD, **(extra_env or {})}
+        env = {**os.environ, "DATABASE_URL": database_url, "PORT": str(self.port),
+               "APP_INSTANCE_DIR": str(instance), "APP_DEMO": "0",
+               "APP_ADMIN_PASSWORD": ADMIN_PASSWORD, "APP_WORKERS": "1", **(extra_env or {})}
+        self.env = {name: value for name, value in env.items() if value is not None}  # None: unset
         self.proc: subprocess.Popen | None = None
         self.log = instance / f"server-{self.port}.log"
 

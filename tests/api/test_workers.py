@@ -22,6 +22,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import config
 from config import BASE_DIR, ConfigError, worker_count
 
 from ..conftest import DATA, ApiClient, LiveServer
@@ -275,10 +276,40 @@ def test_worker_count_accepts_a_positive_integer(raw, expected):
     assert worker_count(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "", "abc", "1.5", "２", "²", "2 workers"])
+@pytest.mark.parametrize("raw", ["0", "-1", "", "abc", "1.5", "２", "²", "2 workers", "automatic"])
 def test_worker_count_refuses_anything_else_in_chinese(raw):
-    with pytest.raises(ConfigError, match="APP_WORKERS 必须是不小于 1 的整数"):
+    with pytest.raises(ConfigError, match="APP_WORKERS 必须是 auto 或不小于 1 的整数"):
         worker_count(raw)
+
+
+@pytest.mark.parametrize("cpus, expected", [(1, 1), (2, 2), (3, 3), (4, 4), (16, 4)])
+def test_auto_is_one_process_per_cpu_and_at_most_four(monkeypatch, cpus, expected):
+    monkeypatch.setattr(config, "available_cpus", lambda: cpus)
+    assert worker_count("auto") == worker_count(" AUTO ") == expected
+
+
+def test_auto_is_one_process_where_none_can_be_forked(monkeypatch):
+    monkeypatch.setattr(config, "available_cpus", lambda: 8)
+    monkeypatch.delattr(os, "fork")
+    assert worker_count("auto") == 1
+
+
+def test_the_cpus_are_those_this_process_may_run_on():
+    assert config.available_cpus() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(config.available_cpus() < 2, reason="one CPU: the default is one process")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_run_py_without_app_workers_starts_a_process_per_cpu(database_url, tmp_path):
+    """What `make run` starts: APP_WORKERS unset is auto, and the start message says how many."""
+    workers = min(config.available_cpus(), config.AUTO_WORKERS_MAX)
+    env = {"APP_WORKERS": None, "APP_SCHEDULER": "1"}
+    with _serving(database_url, tmp_path, env, children=workers + 1) as (server, tree):
+        assert len(tree.workers) == workers and len(tree.scheduler) == 1, server.log.read_text()[-2000:]
+        assert f"服务进程：{workers} 个（gunicorn gthread，每个 8 个线程）" in server.log.read_text()
+        final = _whole_case(ApiClient(base_url=server.url))
+        assert final["status"] == "completed"
+        _stop_and_find_nothing_left(server, signal.SIGTERM, tree.all())
 
 
 @pytest.mark.parametrize("raw", ["0", "many"])
@@ -288,7 +319,7 @@ def test_run_py_with_a_bad_app_workers_stops_with_a_message_not_a_traceback(raw,
     done = subprocess.run([sys.executable, str(BASE_DIR / "run.py")], cwd=BASE_DIR, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert f"配置错误：APP_WORKERS 必须是不小于 1 的整数（当前为“{raw}”）" in done.stderr
+    assert f"配置错误：APP_WORKERS 必须是 auto 或不小于 1 的整数（当前为“{raw}”）" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "never.db").exists()  # refused before touching the database
 

@@ -38,7 +38,8 @@ def demo_server(tmp_path_factory):
     from ..conftest import DEMO_PASSWORD, LiveServer
     folder = tmp_path_factory.mktemp("browser")
     server = LiveServer(f"sqlite:///{folder / 'demo.db'}", folder,
-                        {"APP_DEMO": "1", "APP_DEMO_PASSWORD": DEMO_PASSWORD, "APP_SCHEDULER": "0"}).start()
+                        {"APP_DEMO": "1", "APP_DEMO_PASSWORD": DEMO_PASSWORD, "APP_SCHEDULER": "0",
+                         "APP_WORKERS": "auto"}).start()
     yield server
     server.stop()
 
