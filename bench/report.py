@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .common import ROOT
-from .targets import fmt, md_table, problem, targets_table
+from .targets import default_servers, fmt, md_table, problem, targets_table
 
 PEER = "the best-known Flask + SpiffWorkflow web app (figures quoted in the issue, not measured here)"
 
@@ -29,9 +29,8 @@ def _engine(f: dict) -> list[str]:
 def _throughput(f: dict) -> list[str]:
     rows = []
     a = f.get("engine.raw_memory", {}).get("cases_per_s")
-    workers = f.get("throughput.sqlite_default", {}).get("app_workers", "?")
-    for key, label in (("throughput.sqlite_default", f"SQLite, run.py as started by default (APP_WORKERS=auto: "
-                                                     f"gunicorn gthread, {workers} workers × 8 threads, scheduler process)"),
+    for key, label in (("throughput.sqlite_default", "SQLite, run.py as started by default (APP_WORKERS=auto: "
+                                                     + default_servers(f) + ")"),
                        ("throughput.sqlite", "SQLite, run.py with APP_WORKERS=1 (waitress, 8 threads)"),
                        ("throughput.sqlite_threads1", "SQLite, run.py with APP_WORKERS=1, APP_THREADS=1 "
                                                       "(waitress, 1 thread)"),

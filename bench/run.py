@@ -23,8 +23,6 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from config import worker_count
-
 from . import bpmn, concurrency, engine_bench, growth, http_bench, inbox, profile_request, report, timers
 from .client import Connection
 from .common import (FULL, RESULTS_DIR, ROOT, SMOKE, Scale, git_revision, load_average, log, machine_info,
@@ -123,6 +121,7 @@ def _sqlite_variant(ctx: dict, scale: Scale, workdir: Path, label: str, env: dic
         runner = conn.runner(ctx["process"])
         result = _guard(ctx["figures"], key, lambda: http_bench.throughput(runner, server, scale, ctx["baseline_1b"]))
         if result is not None:
+            from config import worker_count  # here, not at import: the run's code snapshot comes first
             result["app_workers"] = worker_count(env.get("APP_WORKERS", "1"))  # as run.py resolved it
         ctx["servers"][label] = _server_report(server, conn, idle)
     finally:

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import requests
 
-from config import worker_count
-
 from .common import ADMIN_PASSWORD, DEMO_PASSWORD, code_root, log
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -137,6 +135,7 @@ class AppServer:
         """gunicorn's workers; for run.py with APP_WORKERS > 1 also its scheduler process."""
         if self.kind == "gunicorn":
             return self.workers
+        from config import worker_count  # here, not at import: the run's code snapshot comes first
         workers = worker_count(self.env["APP_WORKERS"])
         if workers == 1:
             return 0  # waitress: threads, no processes

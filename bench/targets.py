@@ -26,6 +26,16 @@ def problem(fig) -> str | None:
     return None
 
 
+def default_servers(f: dict) -> str:
+    """What run.py's default (APP_WORKERS=auto) started in this run, from the count it resolved."""
+    workers = f.get("throughput.sqlite_default", {}).get("app_workers")
+    if workers is None:
+        return "processes unknown"
+    if workers == 1:
+        return "one waitress process here, 8 threads, the scheduler a thread in it"
+    return f"{workers} gunicorn gthread workers here × 8 threads, with their master and a scheduler process"
+
+
 def _met(ok: bool | None) -> str:
     return "—" if ok is None else ("yes" if ok else "**no**")
 
@@ -46,9 +56,8 @@ def targets_table(f: dict) -> list[str]:
                  f"rounds 6/6, joins right {con['rounds_join_ok']}/{con['rounds']}, slowest {fmt(con['slowest_ms'], ' ms')}",
                  "6/6 every round, slowest ≤ 150 ms", _met(ok), "—", "3 of 6 failed with HTTP 500"])
     base = f.get("engine.raw_serialized", {}).get("cases_per_s")
-    default = f.get("throughput.sqlite_default", {}).get("app_workers")
-    for key, number, label in (("throughput.sqlite_default", "3", f"run.py as started by default "
-                                                                 f"(APP_WORKERS=auto: {default or '?'} processes here)"),
+    for key, number, label in (("throughput.sqlite_default", "3", "run.py as started by default "
+                                                                 f"(APP_WORKERS=auto: {default_servers(f)})"),
                                ("throughput.sqlite", "3b", "run.py with APP_WORKERS=1 (waitress, one process, "
                                                            "8 threads)"),
                                ("throughput.sqlite_threads1", "3c", "run.py with APP_WORKERS=1 and APP_THREADS=1 "

@@ -303,7 +303,7 @@ def test_the_cpus_are_those_this_process_may_run_on():
 def test_run_py_without_app_workers_starts_a_process_per_cpu(database_url, tmp_path):
     """What `make run` starts: APP_WORKERS unset is auto, and the start message says how many."""
     workers = min(config.available_cpus(), config.AUTO_WORKERS_MAX)
-    env = {"APP_WORKERS": None, "APP_SCHEDULER": "1"}
+    env = {"APP_WORKERS": None, "APP_SCHEDULER": "1", "APP_THREADS": "8"}
     with _serving(database_url, tmp_path, env, children=workers + 1) as (server, tree):
         assert len(tree.workers) == workers and len(tree.scheduler) == 1, server.log.read_text()[-2000:]
         assert f"服务进程：{workers} 个（gunicorn gthread，每个 8 个线程）" in server.log.read_text()

@@ -36,7 +36,8 @@ def demo_server(tmp_path_factory):
     """As conftest's, but patient: on a loaded machine seeding the demo data can take over 30 s."""
     folder = tmp_path_factory.mktemp("whole")
     server = LiveServer(f"sqlite:///{folder / 'demo.db'}", folder,
-                        {"APP_DEMO": "1", "APP_DEMO_PASSWORD": DEMO_PASSWORD, "APP_SCHEDULER": "0"})
+                        {"APP_DEMO": "1", "APP_DEMO_PASSWORD": DEMO_PASSWORD, "APP_SCHEDULER": "0",
+                         "APP_WORKERS": "auto"})
     try:
         server.start()
     except RuntimeError:
