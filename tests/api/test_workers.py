@@ -298,6 +298,15 @@ def test_the_cpus_are_those_this_process_may_run_on():
     assert config.available_cpus() == len(os.sched_getaffinity(0))
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to restrict the process to one")
+def test_auto_follows_the_cpu_affinity_not_the_machines_count():
+    """A process allowed on one CPU (taskset, a pinned service) gets one server process."""
+    probe = "import os, config; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); print(config.worker_count('auto'))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=BASE_DIR, capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "1"
+
+
 @pytest.mark.skipif(config.available_cpus() < 2, reason="one CPU: the default is one process")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_run_py_without_app_workers_starts_a_process_per_cpu(database_url, tmp_path):

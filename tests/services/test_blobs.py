@@ -11,7 +11,7 @@ def test_a_kept_file_is_in_the_store_and_the_staging_name_is_gone_at_the_end(tmp
         blob.keep()
         assert store.path_of(blob.sha256).read_bytes() == b"%PDF-1.4 a"
     assert blob.sha256 == hashlib.sha256(b"%PDF-1.4 a").hexdigest()
-    assert [p.name for p in store.root.glob(".upload-*")] == []
+    assert store.staging() == []
     assert oct(os.stat(store.path_of(blob.sha256)).st_mode & 0o777) == "0o600"
 
 
@@ -46,4 +46,4 @@ def test_without_hard_links_the_file_is_copied_into_place(tmp_path, monkeypatch)
     with store.staged(b"on a share") as blob:
         blob.keep()
     assert store.path_of(blob.sha256).read_bytes() == b"on a share"
-    assert [p.name for p in store.root.glob(".upload-*")] == []
+    assert store.staging() == []
